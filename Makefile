@@ -1,0 +1,54 @@
+# newsflow: `make up` runs the pipeline on this machine, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up down kafka-up kafka-down test schemas lint format lock clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create the virtual environment with newsflow and its tools
+
+# Exact versions from the lockfile first, then newsflow itself without resolving again.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+up: venv ## Start the broker and every service in the foreground, watching ./inbox (Ctrl-C stops)
+	deploy/local/up.sh
+
+down: ## Stop everything `make up` started, broker included
+	deploy/local/down.sh
+
+kafka-up: ## Start only the local Kafka broker (in the background)
+	$(PYTHON) deploy/kafka/localkafka.py start
+
+kafka-down: ## Stop the local Kafka broker
+	$(PYTHON) deploy/kafka/localkafka.py stop
+
+test: venv ## Run the whole test suite (starts its own broker)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+schemas: venv ## Regenerate schemas/ from the record models
+	$(BIN)/newsflow schemas --out schemas
+
+lint: venv ## Check style with ruff
+	$(BIN)/ruff check services tests deploy
+	$(BIN)/ruff format --check services tests deploy
+
+format: venv ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix services tests deploy
+	$(BIN)/ruff format services tests deploy
+
+lock: ## Re-resolve requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/python -m piptools compile --quiet --no-emit-find-links --extra dev --strip-extras -o requirements.lock pyproject.toml
+
+clean: down ## Remove the environment, broker data and local run state (not inbox/ or data/)
+	rm -rf $(VENV) .kafka .run .pytest_cache

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make up`: the local broker in the background (started and checked ready), the topics, then
+# every service in the foreground under honcho with prefixed output. Ctrl-C or `make down`
+# stops the services and then the broker. Reads ./inbox, writes ./data.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bin=.venv/bin
+export PATH="$PWD/$bin:$PATH"  # the Procfile runs `newsflow` from the virtual environment
+mkdir -p inbox data .run
+
+stop_all() {
+    set +e  # stop everything, whatever fails on the way
+    if [ -n "${runner:-}" ]; then
+        kill -TERM "$runner" 2>/dev/null
+        wait "$runner"
+    fi
+    python deploy/kafka/localkafka.py stop
+    rm -f .run/up.pid
+}
+
+python deploy/kafka/localkafka.py start
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+newsflow topics
+echo $$ > .run/up.pid
+honcho --env deploy/local/local.env --procfile deploy/local/Procfile start &
+runner=$!
+wait "$runner"

@@ -1,0 +1,1 @@
+"""The `newsflow` command: one sub-command per service plus the operators' tools."""

@@ -1,0 +1,140 @@
+"""`newsflow …`: starts a service (`newsflow watcher`) or runs a tool (`newsflow topics`).
+
+Service modules are imported only when their command runs, so a tool never pays for
+loading another service's dependencies (Faust, models).
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+import click
+from kafka.errors import KafkaError
+from newsflow import __version__
+from newsflow import kafka as newsflow_kafka
+from newsflow import schemas as record_schemas
+from newsflow.settings import KafkaSettings, SettingsError, load
+
+# Service name -> "module:function" running it until it is asked to stop. Each issue that
+# builds a service adds it here; compose, make up and the tests follow this list.
+SERVICES: dict[str, str] = {
+    "watcher": "newsflow_watcher.service:main",
+}
+SERVICE_COMMANDS: tuple[str, ...] = tuple(SERVICES)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsflow")
+def cli() -> None:
+    """newsflow: news article files in, de-duplicated, tagged, stance-classified records out."""
+
+
+def _service_command(name: str, target: str) -> click.Command:
+    def run() -> None:
+        module_name, function_name = target.split(":")
+        run_service = getattr(importlib.import_module(module_name), function_name)
+        try:
+            run_service()
+        except SettingsError as error:
+            click.echo(f"newsflow {name}: {error}", err=True)
+            sys.exit(2)
+
+    return click.Command(name, callback=run, help=f"Run the {name} service until SIGTERM.")
+
+
+for _name, _target in SERVICES.items():
+    cli.add_command(_service_command(_name, _target))
+
+
+@cli.command()
+@click.option("--replication-factor", type=int, help="Default: min(3, brokers in the cluster).")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the broker to answer.",
+)
+def topics(replication_factor: int | None, wait_seconds: float) -> None:
+    """Create or update newsflow's topics as declared (safe to run again)."""
+    try:
+        settings = load(KafkaSettings)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        client = newsflow_kafka.admin(settings, bootstrap_timeout_ms=int(wait_seconds * 1000))
+    except KafkaError as error:
+        raise click.ClickException(
+            f"no Kafka broker answered at {settings.bootstrap_servers} within "
+            f"{wait_seconds:.0f}s (NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS): {error}"
+        ) from None
+    try:
+        report = newsflow_kafka.ensure_topics(client, replication_factor=replication_factor)
+    finally:
+        client.close()
+    for outcome in ("created", "repartitioned", "reconfigured", "unchanged"):
+        names = getattr(report, outcome)
+        if names:
+            click.echo(f"{outcome}: {', '.join(names)}")
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Only report files that differ from the models.")
+def schemas(directory: Path, check: bool) -> None:
+    """Write the JSON Schema of every topic's record, generated from the models."""
+    if check:
+        stale = record_schemas.stale(directory)
+        if stale:
+            raise click.ClickException(
+                f"out of date in {directory}/: {', '.join(stale)}; run `make schemas`"
+            )
+        click.echo(f"{directory}/ matches the record models")
+        return
+    for path in record_schemas.write_all(directory):
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--raw-topic", default="articles.raw", show_default=True)
+@click.option("--deadletter-topic", default="articles.deadletter", show_default=True)
+@click.option("--max-file-bytes", default=10 * 1024 * 1024, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def ingest(
+    paths: tuple[Path, ...],
+    raw_topic: str,
+    deadletter_topic: str,
+    max_file_bytes: int,
+    progress: bool,
+) -> None:
+    """Send existing files or folders once, as the watcher would (files are not moved).
+
+    Exits 1 when any file or line failed.
+    """
+    from newsflow_watcher.ingest import ingest as run_ingest
+
+    try:
+        settings = load(KafkaSettings)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    summary = run_ingest(
+        list(paths), settings, raw_topic, deadletter_topic, max_file_bytes, progress
+    )
+    click.echo(
+        f"files: {summary.files}  sent: {summary.sent} ({summary.articles} articles)  "
+        f"duplicates by content: {summary.duplicate_files}  "
+        f"failed: {sum(summary.failed.values())}"
+    )
+    for reason, count in sorted(summary.failed.items()):
+        click.echo(f"  {reason}: {count}")
+    if summary.refused_by_kafka:
+        click.echo(f"records Kafka did not acknowledge: {summary.refused_by_kafka}", err=True)
+    if not summary.ok:
+        sys.exit(1)

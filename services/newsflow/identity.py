@@ -1,0 +1,40 @@
+"""Article identity: the id is derived from content, so the same article dropped twice, under
+any file name or wrapper encoding, gets the same id and lands on the same partition."""
+
+import hashlib
+import re
+import unicodedata
+
+# Typographic variants that copies of one article differ in without differing in content.
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",  # single quotes
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',  # double quotes
+        "\u00ab": '"',
+        "\u00bb": '"',  # guillemets
+        "\u2013": "-",
+        "\u2014": "-",  # en and em dash
+    }
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Text as compared for identity: Unicode NFKC, plain quotes, case folded, spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def article_id(title: str | None, body: str) -> str:
+    """32 hex digits of SHA-256 over the normalised title and body."""
+    digest = hashlib.sha256()
+    digest.update(normalise_text(title or "").encode("utf-8"))
+    digest.update(b"\x00")  # so that moving text between title and body changes the id
+    digest.update(normalise_text(body).encode("utf-8"))
+    return digest.hexdigest()[:32]

@@ -1,0 +1,185 @@
+"""What every service runs inside: JSON logs, one HTTP port with /metrics, /healthz and
+/readyz, and signal handling that asks the service to drain rather than die.
+
+Signal handlers only set a flag; the service's own loop notices it, finishes the work in
+hand, commits, flushes and returns, and the resources opened here close in reverse order.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Info,
+    generate_latest,
+)
+
+from newsflow import __version__, logs
+from newsflow.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class PortInUseError(Exception):
+    """The service's metrics and health port is taken by another program."""
+
+
+class Health:
+    """Liveness and readiness as the service reports them.
+
+    Live: the service's main loop has beaten within `stall_after_seconds` (a stuck loop is
+    restarted by the orchestrator). Ready: the service said so and has not taken it back
+    (e.g. the broker or store is unreachable).
+    """
+
+    def __init__(self, stall_after_seconds: float = 120.0) -> None:
+        self._lock = threading.Lock()
+        self._ready = False
+        self._why_not_ready = "starting"
+        self._last_beat = time.monotonic()
+        self._stall_after = stall_after_seconds
+
+    def beat(self) -> None:
+        with self._lock:
+            self._last_beat = time.monotonic()
+
+    def set_ready(self) -> None:
+        with self._lock:
+            self._ready, self._why_not_ready = True, ""
+
+    def set_not_ready(self, why: str) -> None:
+        with self._lock:
+            self._ready, self._why_not_ready = False, why
+
+    def liveness(self) -> tuple[bool, str]:
+        with self._lock:
+            silent_for = time.monotonic() - self._last_beat
+        if silent_for > self._stall_after:
+            return False, f"main loop silent for {silent_for:.0f}s"
+        return True, "ok"
+
+    def readiness(self) -> tuple[bool, str]:
+        with self._lock:
+            return self._ready, self._why_not_ready or "ok"
+
+
+class StatusServer:
+    """Serves /metrics, /healthz and /readyz on one port, in a background thread."""
+
+    def __init__(
+        self, host: str, port: int, health: Health, registry: CollectorRegistry = REGISTRY
+    ) -> None:
+        handler = _handler_for(health, registry)
+        try:
+            self._server = ThreadingHTTPServer((host, port), handler)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"port {port} on {host} is already in use: another service or program is "
+                    "listening there; stop it or choose another port with the service's "
+                    "METRICS_PORT setting"
+                ) from None
+            raise
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="status-server", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def __enter__(self) -> StatusServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif self.path in ("/healthz", "/readyz"):
+                ok, why = health.liveness() if self.path == "/healthz" else health.readiness()
+                body = json.dumps({"status": "ok" if ok else "fail", "detail": why}).encode()
+                self._send(200 if ok else 503, "application/json", body)
+            else:
+                self._send(404, "text/plain", b"not found: try /metrics, /healthz or /readyz\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # scrapes every few seconds would drown the service's own log
+
+    return Handler
+
+
+@dataclass
+class Runtime:
+    """Handed to a service's main loop: its health to report and the flag to drain on."""
+
+    health: Health
+    stopping: threading.Event
+    status_port: int
+
+
+@contextmanager
+def signals_set(stopping: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stopping`; the previous handlers come back afterwards."""
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s: draining", signal.Signals(signum).name)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def service_runtime(settings: ServiceSettings) -> Iterator[Runtime]:
+    """Logging, the status server and signal handling around a kafka-python service's loop."""
+    logs.configure(settings.service_name, settings.log_level)
+    Info(f"newsflow_{settings.service_name}_build", "Version of the running service.").info(
+        {"version": __version__}
+    )
+    health = Health()
+    stopping = threading.Event()
+    with ExitStack() as resources:
+        server = resources.enter_context(
+            StatusServer(settings.metrics_host, settings.metrics_port, health)
+        )
+        resources.enter_context(signals_set(stopping))
+        log.info(
+            "%s %s serving /metrics, /healthz, /readyz on %s:%d",
+            settings.service_name,
+            __version__,
+            settings.metrics_host,
+            server.port,
+        )
+        yield Runtime(health=health, stopping=stopping, status_port=server.port)
+        log.info("%s stopped", settings.service_name)

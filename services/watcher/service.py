@@ -1,0 +1,204 @@
+"""`newsflow watcher`: the loop that notices settled files, reads them, sends their records,
+and moves each file out of the inbox once Kafka acknowledged everything it became.
+
+At-least-once by construction: a file leaves the inbox only after its records are
+acknowledged and the ledger says so; a restart finds what is left and carries on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from contextlib import ExitStack
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from newsflow import kafka as newsflow_kafka
+from newsflow.runtime import Runtime, service_runtime
+from newsflow.settings import load
+from newsflow_watcher import metrics
+from newsflow_watcher.files import Vanished, read_file
+from newsflow_watcher.folders import move_to_failed, move_to_processed
+from newsflow_watcher.inbox import Inbox, SettledFile
+from newsflow_watcher.ledger import Ledger
+from newsflow_watcher.sender import FileInFlight, FileSender
+from newsflow_watcher.settings import WatcherSettings
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_SECONDS = 0.05
+BROKER_RETRY_SECONDS = (1, 2, 5, 10)
+
+
+class Watcher:
+    def __init__(self, settings: WatcherSettings, runtime: Runtime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.inbox = Inbox(
+            settings.inbox, settings.settle_seconds, settings.rescan_seconds, settings.force_polling
+        )
+
+    def run(self) -> None:
+        with ExitStack() as resources:
+            self.ledger = Ledger(self.settings.state_dir)
+            resources.callback(self.ledger.close)
+            self.inbox.start()
+            resources.callback(self.inbox.stop)
+            producer = self._connect()
+            if producer is None:
+                return  # asked to stop before the broker ever answered
+            resources.callback(producer.close)
+            self.sender = FileSender(
+                producer, self.settings.raw_topic, self.settings.deadletter_topic
+            )
+            log.info("watching %s", self.inbox.root)
+            self.runtime.health.set_ready()
+            while not self.runtime.stopping.is_set():
+                self.runtime.health.beat()
+                busy = self._read_settled_files()
+                busy |= self._finish_completed_files()
+                metrics.INBOX_BACKLOG.set(self.inbox.backlog)
+                metrics.IN_FLIGHT.set(self.sender.in_flight)
+                if not busy:
+                    self.runtime.stopping.wait(IDLE_WAIT_SECONDS)
+            self._drain(producer)
+
+    def _connect(self) -> KafkaProducer | None:
+        """A producer, once the broker answers; until then not ready, retrying with backoff."""
+        self.runtime.health.set_not_ready(
+            f"connecting to Kafka at {self.settings.kafka.bootstrap_servers}"
+        )
+        for attempt in itertools.count():
+            try:
+                return newsflow_kafka.producer(self.settings.kafka, bootstrap_timeout_ms=10_000)
+            except KafkaError as error:
+                wait = BROKER_RETRY_SECONDS[min(attempt, len(BROKER_RETRY_SECONDS) - 1)]
+                why = f"Kafka unreachable at {self.settings.kafka.bootstrap_servers}: {error}"
+                self.runtime.health.set_not_ready(why)
+                log.warning("%s; retrying in %ds", why, wait)
+                self.runtime.health.beat()
+                if self.runtime.stopping.wait(wait):
+                    return None
+        raise AssertionError("unreachable")
+
+    def _read_settled_files(self) -> bool:
+        room = self.settings.max_files_in_flight - self.sender.in_flight
+        settled_files = self.inbox.settled(limit=max(room, 0))
+        for settled in settled_files:
+            self._read_and_send(settled)
+        return bool(settled_files)
+
+    def _read_and_send(self, settled: SettledFile) -> None:
+        started = time.perf_counter()
+        try:
+            records = read_file(
+                settled.path, settled.relative, settled.first_seen_at, self.settings.max_file_bytes
+            )
+        except Vanished:
+            log.info("file vanished before it was read", extra={"file": settled.relative})
+            self.inbox.release(settled.path)
+            return
+        except OSError as error:
+            log.error("cannot read file, will retry: %s", error, extra={"file": settled.relative})
+            self.inbox.release(settled.path)
+            return
+        metrics.PARSE_SECONDS.observe(time.perf_counter() - started)
+        metrics.FILES_SEEN.inc()
+        metrics.BYTES_READ.inc(records.size_bytes)
+
+        if records.sha256 and self.ledger.was_sent(records.sha256, settled.relative):
+            # Sent before a crash that came between the acknowledgement and the move.
+            metrics.RESENDS_AVOIDED.inc()
+            self._move_out(FileInFlight(settled, records, waiting_for=0))
+            return
+        try:
+            self.sender.send(settled, records)
+        except KafkaError as error:
+            metrics.SEND_ERRORS.inc()
+            self.runtime.health.set_not_ready(f"Kafka refused records: {error}")
+            log.error("could not send, will retry: %s", error, extra={"file": settled.relative})
+            self.inbox.release(settled.path)
+
+    def _finish_completed_files(self) -> bool:
+        sent, refused = self.sender.completed()
+        for file in refused:
+            metrics.SEND_ERRORS.inc()
+            log.error(
+                "Kafka did not acknowledge every record; the file stays and is retried: %s",
+                "; ".join(file.errors),
+                extra={"file": file.settled.relative},
+            )
+            self.inbox.release(file.settled.path)
+        if sent:
+            self.runtime.health.set_ready()
+            self.ledger.record_sent(
+                [(f.records.sha256, f.settled.relative) for f in sent if f.records.sha256]
+            )
+            now = time.time()
+            for file in sent:
+                metrics.FILE_TO_ACK_SECONDS.observe(now - file.settled.first_seen_at.timestamp())
+                metrics.ARTICLES_SENT.inc(len(file.records.articles))
+                for letter in file.records.dead_letters:
+                    metrics.DEAD_LETTERS.labels(letter.reason.value).inc()
+                self._move_out(file)
+        return bool(sent or refused)
+
+    def _move_out(self, file: FileInFlight) -> None:
+        settled, records = file.settled, file.records
+        try:
+            if records.rejection is not None:
+                destination = move_to_failed(
+                    settled.path,
+                    settled.relative,
+                    self.settings.failed_dir,
+                    records.rejection,
+                    records.sha256,
+                )
+                metrics.FILES_FAILED.labels(records.rejection.reason.value).inc()
+                log.warning(
+                    "rejected: %s",
+                    records.rejection.message,
+                    extra={"file": settled.relative, "reason": records.rejection.reason.value},
+                )
+            else:
+                destination = move_to_processed(
+                    settled.path, settled.relative, self.settings.processed_dir
+                )
+                metrics.FILES_SENT.inc()
+                log.info(
+                    "sent %d article(s)",
+                    len(records.articles),
+                    extra={
+                        "file": settled.relative,
+                        "article_id": ",".join(a.article_id for a in records.articles[:5]),
+                    },
+                )
+            log.debug("moved to %s", destination, extra={"file": settled.relative})
+        except FileNotFoundError:
+            pass  # someone took it away after it was sent: nothing left to move
+        except OSError as error:
+            # Left in the inbox; the ledger knows it was sent, so a later scan only moves it.
+            metrics.MOVE_ERRORS.inc()
+            log.error("could not move file: %s", error, extra={"file": settled.relative})
+        finally:
+            self.inbox.release(settled.path)
+
+    def _drain(self, producer: KafkaProducer) -> None:
+        """SIGTERM: no new files; wait for what was sent, then move it out."""
+        log.info("draining %d file(s) in flight", self.sender.in_flight)
+        deadline = time.monotonic() + self.settings.drain_timeout_seconds
+        try:
+            producer.flush(timeout=self.settings.drain_timeout_seconds)
+        except KafkaError as error:
+            log.error("flush did not finish: %s", error)
+        while self.sender.in_flight and time.monotonic() < deadline:
+            self._finish_completed_files()
+            time.sleep(0.01)
+        self._finish_completed_files()
+
+
+def main() -> None:
+    settings = load(WatcherSettings)
+    with service_runtime(settings) as runtime:
+        Watcher(settings, runtime).run()

@@ -1,0 +1,71 @@
+"""The service runtime as an operator sees it: real HTTP on a real port."""
+
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+from newsflow.runtime import Health, PortInUseError, StatusServer
+from prometheus_client import CollectorRegistry, Counter
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def served():
+    registry = CollectorRegistry()
+    counter = Counter("newsflow_example_records_in_total", "Records read.", registry=registry)
+    health = Health(stall_after_seconds=60)
+    with StatusServer("127.0.0.1", 0, health, registry) as server:
+        yield server.port, health, counter
+
+
+def test_metrics_are_served_in_prometheus_text_format(served):
+    port, _, counter = served
+    counter.inc(3)
+    status, body = get(port, "/metrics")
+    assert status == 200
+    assert "newsflow_example_records_in_total 3.0" in body
+
+
+def test_ready_only_once_the_service_says_so(served):
+    port, health, _ = served
+    status, body = get(port, "/readyz")
+    assert status == 503 and json.loads(body)["detail"] == "starting"
+    health.set_ready()
+    assert get(port, "/readyz")[0] == 200
+    health.set_not_ready("broker unreachable")
+    status, body = get(port, "/readyz")
+    assert status == 503 and json.loads(body)["detail"] == "broker unreachable"
+
+
+def test_live_while_the_loop_beats(served):
+    assert get(served[0], "/healthz")[0] == 200
+
+
+def test_a_stalled_loop_fails_liveness():
+    health = Health(stall_after_seconds=0)
+    with StatusServer("127.0.0.1", 0, health, CollectorRegistry()) as server:
+        status, body = get(server.port, "/healthz")
+    assert status == 503 and "silent" in json.loads(body)["detail"]
+
+
+def test_unknown_paths_say_where_to_look(served):
+    status, body = get(served[0], "/status")
+    assert status == 404 and "/metrics" in body
+
+
+def test_a_port_in_use_gives_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"port {port} .* already in use"):
+            StatusServer("127.0.0.1", port, Health(), CollectorRegistry())
