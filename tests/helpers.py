@@ -33,8 +33,11 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, every: 
 class ServiceProcess:
     """`newsflow <service>` in its own process, as an operator would run it."""
 
-    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, service: str, env: dict[str, str], log_path: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
         self.service = service
+        self.prefix = prefix  # e.g. a command that drops privileges
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.port = int(env[f"NEWSFLOW_{service.upper()}_METRICS_PORT"])
@@ -43,7 +46,7 @@ class ServiceProcess:
     def start(self, wait_ready: bool = True) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsflow_cli", self.service],
+            [*self.prefix, sys.executable, "-m", "newsflow_cli", self.service],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +42,8 @@ class WatcherRig:
     def failed(self) -> Path:
         return self.root / "failed"
 
-    def service(self) -> ServiceProcess:
-        return ServiceProcess("watcher", self.env, self.root / "watcher.log")
+    def service(self, prefix: tuple[str, ...] = ()) -> ServiceProcess:
+        return ServiceProcess("watcher", self.env, self.root / "watcher.log", prefix)
 
     def processed_files(self) -> list[Path]:
         return sorted(p for p in self.processed.rglob("*") if p.is_file())
@@ -191,6 +193,37 @@ def test_a_file_over_the_size_limit_is_refused_without_reading_it(rig):
     assert letter["payload_size_bytes"] > 1000 and letter["payload_truncated"]
 
 
+def test_a_file_without_read_permission_is_quarantined(rig):
+    # Root reads anything; without these two capabilities it obeys file permissions as the
+    # unprivileged user of a real deployment does.
+    as_ordinary_user = (
+        ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    )
+    locked = rig.inbox / "locked.txt"
+    locked.write_text(ARTICLE)
+    locked.chmod(0)
+    service = rig.service(prefix=as_ordinary_user).start()
+    try:
+        [letter] = rig.dead_letters(1)
+        wait_for(rig.failed_files, 10, "the file in failed/")
+    finally:
+        service.stop()
+    assert letter["reason"] == "unreadable" and "Permission denied" in letter["message"]
+    assert (rig.failed / "locked.txt.error.json").exists()
+
+
+def test_polling_finds_files_where_inotify_is_not_used(rig):
+    rig.env["NEWSFLOW_WATCHER_FORCE_POLLING"] = "true"
+    rig.env["NEWSFLOW_WATCHER_RESCAN_SECONDS"] = "600"  # only the poller can find the file
+    service = rig.service().start()
+    try:
+        (rig.inbox / "polled.txt").write_text(ARTICLE)
+        [article] = rig.articles(1)
+    finally:
+        service.stop()
+    assert article["origin"]["file_name"] == "polled.txt"
+
+
 def test_a_jsonl_file_sends_its_good_lines_and_dead_letters_the_bad_one(rig, running):
     lines = [
         {"title": "First", "body": "The first article's body."},
@@ -253,9 +286,13 @@ def test_not_ready_while_the_broker_is_unreachable(rig):
     service = rig.service().start(wait_ready=False)
     try:
         _, body = wait_for(
-            lambda: (r := service.http("/readyz"))[0] == 503 and r, 30, "a not-ready answer"
+            lambda: (
+                (answer := service.http("/readyz"))[0] == 503 and "Kafka" in answer[1] and answer
+            ),
+            30,
+            "a not-ready answer that names Kafka",
         )
-        assert "Kafka" in body and "127.0.0.1:1" in body
+        assert "127.0.0.1:1" in body
         assert service.http("/healthz")[0] == 200
     finally:
         assert service.stop() == 0
@@ -300,3 +337,38 @@ def test_files_keep_their_place_while_the_broker_is_down(tmp_path, local_kafka_m
     titles = sorted(value["title"] for _, value in found)
     assert len(titles) == 20 and len(set(titles)) == 20
     assert os.listdir(rig.inbox) == []
+
+
+def test_ingest_sends_a_folder_once_and_reports_what_failed(rig):
+    archive = rig.root / "archive"
+    (archive / "2019").mkdir(parents=True)
+    (archive / "a.txt").write_text(ARTICLE)
+    (archive / "2019" / "copy-of-a.txt").write_text(ARTICLE)
+    (archive / "2019" / "b.md").write_text("# Another story\n\nWith its own body.\n")
+    (archive / "2019" / "empty.txt").write_text("")
+    (archive / "2019" / "draft.txt.part").write_text(ARTICLE + "unfinished")
+    command = [
+        sys.executable,
+        "-m",
+        "newsflow_cli",
+        "ingest",
+        str(archive),
+        "--raw-topic",
+        rig.raw_topic,
+        "--deadletter-topic",
+        rig.deadletter_topic,
+        "--no-progress",
+    ]
+    result = subprocess.run(
+        command, env={**os.environ, **rig.env}, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "files: 4  sent: 2 (2 articles)  duplicates by content: 1  failed: 1" in result.stdout
+    assert "empty_file: 1" in result.stdout
+    assert sorted(a["title"] for a in rig.articles(2, settle=2)) == [
+        "Another story",
+        "Ministers agree new fishing quotas",
+    ]
+    assert [d["reason"] for d in rig.dead_letters(1, settle=1)] == ["empty_file"]
+    assert (archive / "a.txt").exists(), "ingest never moves the files it sends"

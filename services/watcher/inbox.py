@@ -37,6 +37,8 @@ class SettledFile:
     path: Path
     relative: str  # how records and dead letters name the file: its path inside the inbox
     first_seen_at: datetime
+    # Found by a scan rather than an event: it may be left over from a run that sent it.
+    found_by_scan: bool
 
 
 @dataclass
@@ -45,6 +47,7 @@ class _Watched:
     mtime_ns: int
     unchanged_since: float
     first_seen_at: datetime
+    found_by_scan: bool
 
 
 class _Notify(FileSystemEventHandler):
@@ -52,9 +55,17 @@ class _Notify(FileSystemEventHandler):
         self._noticed = noticed
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("created", "modified", "moved", "closed"):
-            target = event.dest_path if event.event_type == "moved" else event.src_path
-            self._noticed.put((os.fsdecode(target), event.is_directory))
+        if event.is_directory:
+            # Only a folder that appears needs a look inside; a folder "modified" is just a
+            # file added to it, which has its own event (scanning then would cost O(n^2)).
+            if event.event_type in ("created", "moved"):
+                self._noticed.put((os.fsdecode(_target(event)), True))
+        elif event.event_type in ("created", "modified", "moved", "closed"):
+            self._noticed.put((os.fsdecode(_target(event)), False))
+
+
+def _target(event: FileSystemEvent) -> bytes | str:
+    return event.dest_path if event.event_type == "moved" else event.src_path
 
 
 class Inbox:
@@ -118,6 +129,8 @@ class Inbox:
         for path, watched in list(self._watched.items()):
             if len(ready) >= limit:
                 break
+            if now - watched.unchanged_since < self._settle:
+                continue  # not due for a look yet: a stat per file per loop adds up
             try:
                 info = os.lstat(path)
             except FileNotFoundError:
@@ -126,11 +139,12 @@ class Inbox:
             if (info.st_size, info.st_mtime_ns) != (watched.size, watched.mtime_ns):
                 watched.size, watched.mtime_ns = info.st_size, info.st_mtime_ns
                 watched.unchanged_since = now
-            elif now - watched.unchanged_since >= self._settle:
+            else:
                 del self._watched[path]
                 self._claimed.add(path)
+                relative = path.relative_to(self.root).as_posix()
                 ready.append(
-                    SettledFile(path, path.relative_to(self.root).as_posix(), watched.first_seen_at)
+                    SettledFile(path, relative, watched.first_seen_at, watched.found_by_scan)
                 )
         return ready
 
@@ -150,19 +164,19 @@ class Inbox:
             if is_directory:
                 self._scan(path)  # a folder moved in arrives as one event for all its files
             else:
-                self._notice(path)
+                self._notice(path, found_by_scan=False)
 
     def _scan(self, folder: Path) -> None:
         for directory, subfolders, files in os.walk(folder):  # never follows linked folders
             subfolders[:] = [name for name in subfolders if not name.startswith(".")]
             for name in files:
-                self._notice(Path(directory, name))
+                self._notice(Path(directory, name), found_by_scan=True)
             for name in subfolders:
                 # A link to a folder is listed as a folder but never entered: quarantine it.
                 if os.path.islink(os.path.join(directory, name)):
-                    self._notice(Path(directory, name))
+                    self._notice(Path(directory, name), found_by_scan=True)
 
-    def _notice(self, path: Path) -> None:
+    def _notice(self, path: Path, found_by_scan: bool) -> None:
         try:
             relative = path.relative_to(self.root)
         except ValueError:
@@ -180,4 +194,5 @@ class Inbox:
             mtime_ns=info.st_mtime_ns,
             unchanged_since=time.monotonic(),
             first_seen_at=datetime.now(UTC),
+            found_by_scan=found_by_scan,
         )
