@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from kafka.admin import KafkaAdminClient
+
 from newsflow.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaConsumer
+
 from newsflow.settings import KafkaSettings
 
 

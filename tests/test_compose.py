@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from newsflow_cli.main import SERVICE_COMMANDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from examples import raw_article
 from jsonschema import Draft202012Validator
+
 from newsflow import kafka as newsflow_kafka
 from newsflow import records, schemas, topics
+
+from examples import raw_article
 
 pytestmark = pytest.mark.kafka
 

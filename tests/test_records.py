@@ -1,10 +1,12 @@
 """Unit tests of the record models and article identity (no broker)."""
 
 import pytest
-from examples import BODY, TITLE, enriched_article, raw_article
+from pydantic import ValidationError
+
 from newsflow import records
 from newsflow.identity import article_id
-from pydantic import ValidationError
+
+from examples import BODY, TITLE, enriched_article, raw_article
 
 
 def test_the_same_text_has_the_same_id_whatever_its_typography():

@@ -6,8 +6,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from newsflow.runtime import Health, PortInUseError, StatusServer
 from prometheus_client import CollectorRegistry, Counter
+
+from newsflow.runtime import Health, PortInUseError, StatusServer
 
 
 def get(port: int, path: str) -> tuple[int, str]:

@@ -5,9 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
-from examples import dead_letter, enriched_article, raw_article
 from jsonschema import Draft202012Validator
+
 from newsflow import records, schemas, topics
+
+from examples import dead_letter, enriched_article, raw_article
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 

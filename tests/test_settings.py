@@ -1,9 +1,10 @@
 """Settings: read from the environment once, and a bad value names its variable."""
 
 import pytest
-from newsflow.settings import KafkaSettings, ServiceSettings, SettingsError, load
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from newsflow.settings import KafkaSettings, ServiceSettings, SettingsError, load
 
 
 class ExampleSettings(ServiceSettings):

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
+
 from newsflow import kafka as newsflow_kafka
 from newsflow import topics
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from newsflow.records import DeadLetterReason, InputFormat, TitleMethod
 from newsflow_watcher.parsing import (
     SUPPORTED_SUFFIXES,

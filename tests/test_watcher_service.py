@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import ServiceProcess, read_topic, wait_for
+
 from newsflow.settings import KafkaSettings
+
+from helpers import ServiceProcess, read_topic, wait_for
 
 pytestmark = pytest.mark.kafka
 

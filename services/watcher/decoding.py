@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
+
 from newsflow.records import DeadLetterReason
 
 from .parsed import InputRejected

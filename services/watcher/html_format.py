@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 import trafilatura
+
 from newsflow.records import DeadLetterReason, TitleMethod
 
 from .decoding import clean_text

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tqdm import tqdm
+
 from newsflow import kafka as newsflow_kafka
 from newsflow.records import encode
 from newsflow.settings import KafkaSettings
 from newsflow_watcher.files import Vanished, read_file
 from newsflow_watcher.inbox import is_temporary
-from tqdm import tqdm
 
 
 @dataclass

@@ -12,6 +12,7 @@ import queue
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
+
 from newsflow.records import encode
 from newsflow_watcher.files import FileRecords
 from newsflow_watcher.inbox import SettledFile

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+
 from newsflow import kafka as newsflow_kafka
 from newsflow.runtime import Runtime, service_runtime
 from newsflow.settings import load

@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from newsflow.settings import ServiceSettings
-from newsflow.topics import DEADLETTER, RAW
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from newsflow.settings import ServiceSettings
+from newsflow.topics import DEADLETTER, RAW
 
 
 class WatcherSettings(ServiceSettings):

@@ -22,18 +22,50 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import _load_local_kafka, free_port  # noqa: E402
-from helpers import ServiceProcess, wait_for  # noqa: E402
-from kafka import KafkaConsumer  # noqa: E402
+from kafka import KafkaConsumer
 
-from newsflow import kafka as newsflow_kafka  # noqa: E402
-from newsflow.settings import KafkaSettings  # noqa: E402
+from newsflow import kafka as newsflow_kafka
+from newsflow.settings import KafkaSettings
 
-WORDS = (
-    "government minister officials said talks agreement market shares police city report "
-    "election president vote court ruling company profits storm flooding health hospital "
-    "energy prices war troops border refugees climate summit trade tariffs bank rates"
-).split()
+from conftest import _load_local_kafka, free_port
+from helpers import ServiceProcess, wait_for
+
+WORDS = [
+    "government",
+    "minister",
+    "officials",
+    "said",
+    "talks",
+    "agreement",
+    "market",
+    "shares",
+    "police",
+    "city",
+    "report",
+    "election",
+    "president",
+    "vote",
+    "court",
+    "ruling",
+    "company",
+    "profits",
+    "storm",
+    "flooding",
+    "health",
+    "hospital",
+    "energy",
+    "prices",
+    "war",
+    "troops",
+    "border",
+    "refugees",
+    "climate",
+    "summit",
+    "trade",
+    "tariffs",
+    "bank",
+    "rates",
+]
 
 
 def article_text(rng: random.Random, n: int, size: int) -> str:
