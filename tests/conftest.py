@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from newsflow.settings import KafkaSettings
+from newsflow.topics import MAX_RECORD_BYTES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,21 +45,23 @@ def local_kafka_module():
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory, local_kafka_module) -> Iterator[str]:
+def kafka_bootstrap(local_kafka_module) -> Iterator[str]:
     """The bootstrap servers of a real broker: the one named by KAFKA_BOOTSTRAP_SERVERS, or
     a single-node KRaft broker started for this session on free ports."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
         yield given
         return
-    broker = local_kafka_module.LocalKafka(
-        home=tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port()
-    )
+    # Not under pytest's temporary folder: another pytest session on the machine prunes
+    # old numbered folders, and Kafka shuts down when its log directory disappears.
+    home = Path(tempfile.mkdtemp(prefix="newsflow-test-kafka-"))
+    broker = local_kafka_module.LocalKafka(home=home, port=free_port(), controller_port=free_port())
     bootstrap = broker.start()
     try:
         yield bootstrap
     finally:
         broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +97,13 @@ def new_topic(kafka_admin: KafkaAdminClient, unique_name) -> Iterator[Callable[.
     def make(what: str = "topic", partitions: int = 3) -> str:
         name = unique_name(what)
         kafka_admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1}},
+            {
+                name: {
+                    "num_partitions": partitions,
+                    "replication_factor": 1,
+                    "configs": {"max.message.bytes": str(MAX_RECORD_BYTES)},
+                }
+            },
             wait_for_metadata=True,
         )
         created.append(name)

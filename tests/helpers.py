@@ -53,7 +53,11 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
         if wait_ready:
-            wait_for(self.ready, 60, f"{self.service} to be ready (log: {self.log_path})")
+            try:
+                wait_for(self.ready, 60, f"{self.service} to be ready (log: {self.log_path})")
+            except AssertionError:
+                self.kill()  # never leave a half-started service behind a failed test
+                raise
         return self
 
     def http(self, path: str) -> tuple[int, str]:
@@ -89,7 +93,8 @@ class ServiceProcess:
         return self.process.wait(timeout=timeout)
 
     def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+        if self.process is not None:
+            self.stop(signal.SIGKILL)
 
     def logs(self) -> list[dict]:
         lines = self.log_path.read_text(errors="replace").splitlines()
@@ -124,3 +129,15 @@ def read_topic(
     finally:
         consumer.close()
     return found
+
+
+def committed_records(settings: KafkaSettings, group: str, topic: str) -> int:
+    """How many records of `topic` the consumer group has committed (sum over partitions)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(**settings.kafka_python())
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from kafka.errors import KafkaError
+
 from newsflow import __version__
 from newsflow import kafka as newsflow_kafka
 from newsflow import schemas as record_schemas
@@ -19,6 +20,7 @@ from newsflow.settings import KafkaSettings, SettingsError, load
 # builds a service adds it here; compose, make up and the tests follow this list.
 SERVICES: dict[str, str] = {
     "watcher": "newsflow_watcher.service:main",
+    "dedup": "newsflow_dedup.service:main",
 }
 SERVICE_COMMANDS: tuple[str, ...] = tuple(SERVICES)
 
@@ -138,3 +140,59 @@ def ingest(
         click.echo(f"records Kafka did not acknowledge: {summary.refused_by_kafka}", err=True)
     if not summary.ok:
         sys.exit(1)
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Score a stage's logic on a development stream (no Kafka)."""
+
+
+@eval_group.command(name="dedup")
+@click.argument("stream", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON line per article: id, verdict, duplicate_of, story_id.",
+)
+def eval_dedup(stream: Path, as_json: bool, predictions: Path | None) -> None:
+    """Feed STREAM.jsonl through the dedup logic in file order and score copies and stories."""
+    import json
+
+    from newsflow_dedup.evaluation import StreamError, evaluate, format_report, read_stream
+
+    try:
+        report = evaluate(read_stream(stream), predictions_path=predictions)
+    except StreamError as error:
+        raise click.ClickException(f"{stream}: {error}") from None
+    click.echo(json.dumps(report.figures()) if as_json else format_report(report))
+
+
+@eval_group.command(name="build-dedup-stream")
+@click.option(
+    "--fnc1",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data/fnc1"),
+    show_default=True,
+    help="Folder with FNC-1's train_bodies.csv and train_stances.csv.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("data/dev/dedup-stream.jsonl"),
+    show_default=True,
+)
+@click.option("--seed", default=13, show_default=True)
+def build_dedup_stream(fnc1: Path, out: Path, seed: int) -> None:
+    """Build the dedup development stream from FNC-1 (keep it out of the repository)."""
+    from newsflow_dedup.devstream import DevStreamError, build
+
+    try:
+        summary = build(fnc1, out, seed)
+    except DevStreamError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"wrote {out}: {summary.articles} articles ({summary.originals} originals, "
+        f"{summary.copies} made copies, {summary.real_copy_pairs} real copy pairs), "
+        f"{summary.stories} stories"
+    )

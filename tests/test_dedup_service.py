@@ -1,0 +1,180 @@
+"""The dedup worker as a user meets it: `newsflow dedup` on the real broker, articles in on
+its input topic, verdicts and stories out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from newsflow import kafka as newsflow_kafka
+from newsflow.records import RawArticle, encode
+from newsflow.settings import KafkaSettings
+from newsflow.topics import RAW
+
+from examples import raw_article
+from helpers import ServiceProcess, committed_records, read_topic, wait_for
+
+pytestmark = pytest.mark.kafka
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared/data/seeds"
+
+
+@dataclass
+class DedupRig:
+    env: dict[str, str]
+    settings: KafkaSettings
+    root: Path
+    raw: str
+    deduped: str
+    duplicates: str
+    deadletter: str
+
+    def service(self) -> ServiceProcess:
+        return ServiceProcess("dedup", self.env, self.root / "dedup.log")
+
+    def send(self, *articles: RawArticle | bytes) -> None:
+        producer = newsflow_kafka.producer(self.settings)
+        for article in articles:
+            if isinstance(article, bytes):
+                producer.send(self.raw, key=b"bad", value=article)
+            else:
+                key = article.article_id.encode()
+                producer.send(self.raw, key=key, value=encode(article))
+        producer.flush()
+        producer.close()
+
+    def out(self, topic: str, count: int, settle: float = 0) -> list[dict]:
+        return [value for _, value in read_topic(self.settings, topic, count, 60, settle)]
+
+
+@pytest.fixture
+def rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name) -> DedupRig:
+    from conftest import free_port
+
+    raw = new_topic("raw", partitions=RAW.partitions)
+    topics = {"deduped": new_topic("deduped"), "duplicates": new_topic("dups")}
+    deadletter = new_topic("dead")
+    env = {
+        "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "NEWSFLOW_DEDUP_METRICS_PORT": str(free_port()),
+        "NEWSFLOW_DEDUP_STATE_DIR": str(tmp_path / "state"),
+        "NEWSFLOW_DEDUP_GROUP_ID": unique_name("dedup"),
+        "NEWSFLOW_DEDUP_RAW_TOPIC": raw,
+        "NEWSFLOW_DEDUP_DEDUPED_TOPIC": topics["deduped"],
+        "NEWSFLOW_DEDUP_DUPLICATES_TOPIC": topics["duplicates"],
+        "NEWSFLOW_DEDUP_DEADLETTER_TOPIC": deadletter,
+    }
+    return DedupRig(
+        env, kafka_settings, tmp_path, raw, topics["deduped"], topics["duplicates"], deadletter
+    )
+
+
+@pytest.fixture
+def running(rig):
+    service = rig.service().start()
+    yield service
+    service.kill()
+
+
+def seed(number: str) -> tuple[str, str]:
+    if not SEEDS.is_dir():
+        pytest.skip(f"the seed articles are not here ({SEEDS})")
+    [path] = SEEDS.glob(f"{number}_*.txt")
+    title, body = path.read_text(encoding="utf-8").split("\n", 1)
+    return title.strip(), body.strip()
+
+
+def test_the_same_article_twice_passes_once(rig, running):
+    article = raw_article()
+    rig.send(article, article)
+    [passed] = rig.out(rig.deduped, 1, settle=2)
+    [duplicate] = rig.out(rig.duplicates, 1)
+    assert passed["dedup"]["verdict"] == "unique"
+    assert passed["dedup"]["story_id"] == article.article_id
+    assert duplicate["dedup"]["verdict"] == "exact_duplicate"
+    assert duplicate["dedup"]["exact_duplicate_of"] == article.article_id
+    assert [entry["stage"] for entry in passed["trace"]] == ["watcher", "dedup"]
+
+
+def test_a_wrapped_reprint_is_linked_to_its_original(rig, running):
+    title, body = seed("003")
+    original = raw_article(title, body)
+    rig.send(original)
+    rig.out(rig.deduped, 1)
+    wrapped = (
+        "Join our channel and get important news uncensored!\n\n"
+        + body
+        + "\n\nThis article was originally published by Wire Service and is reprinted with "
+        "permission.\n\nShare this article: Facebook Twitter Email\n"
+    )
+    reprint = raw_article("Reprint: " + title, wrapped)
+    rig.send(reprint)
+    by_id = {a["article_id"]: a for a in rig.out(rig.deduped, 2)}
+    linked = by_id[reprint.article_id]["dedup"]
+    assert linked["verdict"] == "near_duplicate"
+    assert linked["near_duplicate_of"] == original.article_id
+    assert linked["similarity"] >= 0.8
+    assert linked["story_id"] == original.article_id
+
+
+def test_three_reports_of_one_event_share_a_story(rig, running):
+    articles = [raw_article(*seed(number)) for number in ("000", "001", "002")]
+    for count, article in enumerate(articles, start=1):
+        rig.send(article)  # one at a time: the first one's id names the story
+        rig.out(rig.deduped, count)
+    verdicts = {a["article_id"]: a["dedup"] for a in rig.out(rig.deduped, 3)}
+    assert {v["verdict"] for v in verdicts.values()} == {"unique"}
+    assert {v["story_id"] for v in verdicts.values()} == {articles[0].article_id}
+    assert {v["story_lead_headline"] for v in verdicts.values()} == {articles[0].title}
+
+
+def test_state_survives_a_killed_worker(rig):
+    service = rig.service().start()
+    title, body = seed("003")
+    original = raw_article(title, body)
+    rig.send(original)
+    rig.out(rig.deduped, 1)
+    group = rig.env["NEWSFLOW_DEDUP_GROUP_ID"]
+    # Killed only once its input is committed: a restart will not see the original again,
+    # so only the tables' changelogs can tell it what it saw.
+    wait_for(lambda: committed_records(rig.settings, group, rig.raw) == 1, 30, "the commit")
+    service.kill()
+
+    restarted = rig.service().start()
+    try:
+        truncated = "\n\n".join(body.split("\n\n")[: max(3, body.count("\n\n") * 2 // 3)])
+        copy = raw_article(title, truncated)
+        rig.send(original, copy)
+        verdicts = {a["article_id"]: a["dedup"] for a in rig.out(rig.deduped, 2, settle=2)}
+        [duplicate] = rig.out(rig.duplicates, 1)
+    finally:
+        restarted.stop()
+    assert verdicts[copy.article_id]["near_duplicate_of"] == original.article_id
+    assert duplicate["dedup"]["exact_duplicate_of"] == original.article_id
+    assert len(verdicts) == 2, "the original passed once, before the restart"
+
+
+def test_a_malformed_record_is_dead_lettered_and_the_partition_goes_on(rig, running):
+    rig.send(b"{not json", b'{"article_id": 7}', raw_article())
+    letters = rig.out(rig.deadletter, 2)
+    assert sorted(letter["reason"] for letter in letters) == ["invalid_record", "malformed_record"]
+    assert all(letter["stage"] == "dedup" for letter in letters)
+    assert all(letter["input"]["topic"] == rig.raw for letter in letters)
+    [passed] = rig.out(rig.deduped, 1)
+    assert passed["dedup"]["verdict"] == "unique"
+
+
+def test_sigterm_drains_and_exits_zero(rig):
+    service = rig.service().start()
+    rig.send(*(raw_article(f"Headline {n}", f"Body of article number {n}.") for n in range(30)))
+    wait_for(lambda: service.metric("newsflow_dedup_records_in_total") >= 1, 30, "records in")
+    assert service.stop() == 0
+    restarted = rig.service().start()
+    try:
+        passed = rig.out(rig.deduped, 30, settle=3)
+    finally:
+        restarted.stop()
+    assert len({a["article_id"] for a in passed}) == 30
+    assert rig.out(rig.duplicates, 0, settle=1) == [], "nothing redelivered became a duplicate"
