@@ -1,14 +1,16 @@
 """The service runtime as an operator sees it: real HTTP on a real port."""
 
 import json
+import signal
 import socket
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from newsflow.runtime import Health, PortInUseError, StatusServer
+from newsflow.runtime import Health, PortInUseError, StatusServer, StopRequest
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -70,3 +72,16 @@ def test_a_port_in_use_gives_a_clear_error():
         port = taken.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"port {port} .* already in use"):
             StatusServer("127.0.0.1", port, Health(), CollectorRegistry())
+
+
+def test_a_signal_during_a_wait_ends_it_promptly():
+    # The handler runs on the thread that is waiting: with a threading.Event this deadlocked.
+    stopping = StopRequest()
+    previous = signal.signal(signal.SIGALRM, lambda *_: stopping.set())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        started = time.monotonic()
+        assert stopping.wait(10)
+        assert time.monotonic() - started < 2
+    finally:
+        signal.signal(signal.SIGALRM, previous)

@@ -273,7 +273,9 @@ def test_sigterm_drains_and_exits_zero(rig):
     sent = rig.articles(20 - len(remaining), settle=2)
     assert len(sent) + len(remaining) == 20, "every file is either sent or still in the inbox"
     assert len({a["origin"]["path"] for a in sent}) == len(sent), "nothing sent twice"
-    assert any(line.get("message", "").startswith("draining") for line in service.logs())
+    assert any(
+        line.get("message", "").startswith("stop requested: draining") for line in service.logs()
+    )
 
 
 def test_a_bad_setting_stops_the_watcher_with_the_variable_named(rig):

@@ -135,22 +135,48 @@ def _handler_for(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRe
     return Handler
 
 
+class StopRequest:
+    """The flag a signal handler sets and the main loop reads.
+
+    Not a `threading.Event`: a handler runs on the main thread between two bytecodes, and if
+    that thread is inside `Event.wait` holding the event's lock, `Event.set` in the handler
+    deadlocks. Assigning an attribute is safe; waiting is sleeping in short steps.
+    """
+
+    STEP_SECONDS = 0.05
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def set(self) -> None:
+        self.requested = True
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, less if a stop is requested; True when it is."""
+        deadline = time.monotonic() + timeout
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, self.STEP_SECONDS))
+        return self.requested
+
+
 @dataclass
 class Runtime:
     """Handed to a service's main loop: its health to report and the flag to drain on."""
 
     health: Health
-    stopping: threading.Event
+    stopping: StopRequest
     status_port: int
 
 
 @contextmanager
-def signals_set(stopping: threading.Event) -> Iterator[None]:
+def signals_set(stopping: StopRequest) -> Iterator[None]:
     """SIGTERM and SIGINT set `stopping`; the previous handlers come back afterwards."""
 
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("received %s: draining", signal.Signals(signum).name)
-        stopping.set()
+    def request_stop(_signum: int, _frame: object) -> None:
+        stopping.set()  # only that: the loop notices, logs and drains
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -168,7 +194,7 @@ def service_runtime(settings: ServiceSettings) -> Iterator[Runtime]:
         {"version": __version__}
     )
     health = Health()
-    stopping = threading.Event()
+    stopping = StopRequest()
     with ExitStack() as resources:
         server = resources.enter_context(
             StatusServer(settings.metrics_host, settings.metrics_port, health)

@@ -209,7 +209,7 @@ class Watcher:
 
     def _drain(self, producer: KafkaProducer) -> None:
         """SIGTERM: no new files; wait for what was sent, then move it out."""
-        log.info("draining %d file(s) in flight", self.sender.in_flight)
+        log.info("stop requested: draining %d file(s) in flight", self.sender.in_flight)
         deadline = time.monotonic() + self.settings.drain_timeout_seconds
         try:
             producer.flush(timeout=self.settings.drain_timeout_seconds)
