@@ -14,22 +14,30 @@ BODY = (
 )
 
 
-def raw_article(title: str = TITLE, body: str = BODY) -> records.RawArticle:
+def raw_article(
+    title: str | None = TITLE,
+    body: str = BODY,
+    published_at: datetime | None = None,
+    *,
+    seen_at: datetime = NOW,
+) -> records.RawArticle:
+    """A `RawArticle` as the watcher produces it."""
     return records.RawArticle(
         article_id=article_id(title, body),
         title=title,
         title_method=records.TitleMethod.FIRST_LINE,
         title_confidence=0.9,
         body=body,
+        published_at=published_at,
         origin=records.FileOrigin(
             path="venezuela.txt",
             file_name="venezuela.txt",
-            size_bytes=len((title + "\n\n" + body).encode()),
-            modified_at=NOW,
+            size_bytes=len(((title or "") + "\n\n" + body).encode()),
+            modified_at=seen_at,
             sha256="0" * 64,
             format=records.InputFormat.TXT,
             encoding="utf-8",
-            first_seen_at=NOW,
+            first_seen_at=seen_at,
         ),
         trace=[records.TraceEntry(stage="watcher", service_version="test", processed_at=NOW)],
     )

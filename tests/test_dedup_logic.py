@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from newsflow import records
-from newsflow.identity import article_id
 from newsflow.records import DedupVerdict
 from newsflow_dedup.logic import Deduplicator, DedupSettings, DedupState
 from newsflow_dedup.normalise import is_boilerplate, normalise_line
 from newsflow_watcher.parsing import parse_file_bytes
+
+from examples import raw_article
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared/data/seeds"
 # When the seed articles were published, as their text tells (the files carry no date):
@@ -32,32 +33,7 @@ SEED_TIMES = {
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def article(
-    title: str | None,
-    body: str,
-    published_at: datetime | None = None,
-    *,
-    seen_at: datetime = NOW,
-) -> records.RawArticle:
-    """A `RawArticle` as the watcher produces it."""
-    return records.RawArticle(
-        article_id=article_id(title, body),
-        title=title,
-        title_method=records.TitleMethod.FIRST_LINE,
-        title_confidence=0.9,
-        body=body,
-        published_at=published_at,
-        origin=records.FileOrigin(
-            path="inbox/a.txt",
-            file_name="a.txt",
-            size_bytes=len(body.encode()),
-            modified_at=seen_at,
-            sha256="0" * 64,
-            format=records.InputFormat.TXT,
-            encoding="utf-8",
-            first_seen_at=seen_at,
-        ),
-    )
+article = raw_article
 
 
 def seed(prefix: str, published_at: datetime | None = None) -> records.RawArticle:
