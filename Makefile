@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test bench schemas lint format lock clean
+.PHONY: help venv up down kafka-up kafka-down test bench models ner-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,9 +49,14 @@ format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix services tests deploy
 	$(BIN)/ruff format services tests deploy
 
+models: ner-model ## Train the models from ../shared/data into models/ (fixed seeds)
+
+ner-model: venv ## Train the entity worker's NER model into models/ner (about an hour on 2 cores)
+	$(BIN)/python -m newsflow_entities.train
+
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/python -m piptools compile --quiet --no-emit-find-links --extra dev --strip-extras -o requirements.lock pyproject.toml
+	$(BIN)/python -m piptools compile --quiet --no-emit-find-links --extra dev --extra models --strip-extras -o requirements.lock pyproject.toml
 
 clean: down ## Remove the environment, broker data and local run state (not inbox/ or data/)
 	rm -rf $(VENV) .kafka .run .pytest_cache

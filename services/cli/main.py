@@ -21,6 +21,7 @@ from newsflow.settings import KafkaSettings, SettingsError, load
 SERVICES: dict[str, str] = {
     "watcher": "newsflow_watcher.service:main",
     "dedup": "newsflow_dedup.service:main",
+    "entities": "newsflow_entities.service:main",
 }
 SERVICE_COMMANDS: tuple[str, ...] = tuple(SERVICES)
 
@@ -145,6 +146,39 @@ def ingest(
 @cli.group(name="eval")
 def eval_group() -> None:
     """Score a stage's logic on a development stream (no Kafka)."""
+
+
+@eval_group.command(name="entities")
+@click.argument("conll_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the input back with the predicted tag (IOB2) as a last column.",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("models/ner"),
+    show_default=True,
+)
+@click.option("--model-only", is_flag=True, help="Score the model without the document rules.")
+def eval_entities(
+    conll_file: Path, as_json: bool, predictions: Path | None, model_dir: Path, model_only: bool
+) -> None:
+    """Tag CONLL_FILE's tokens; print conlleval's precision, recall, F1 and words/s."""
+    import json
+
+    from newsflow_entities.conll import ConllFormatError
+    from newsflow_entities.evaluation import evaluate, format_report
+    from newsflow_entities.tagging import ModelError
+
+    try:
+        report = evaluate(conll_file, model_dir, predictions, harmonised=not model_only)
+    except (ConllFormatError, ModelError) as error:
+        raise click.ClickException(f"{conll_file}: {error}") from None
+    click.echo(json.dumps(report.figures()) if as_json else format_report(report))
 
 
 @eval_group.command(name="dedup")
