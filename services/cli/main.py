@@ -150,7 +150,7 @@ def ingest(
     type=click.Choice(["agree", "disagree", "discuss", "unrelated"]),
     help="With --entity: only articles with this stance toward a claim.",
 )
-@click.option("--claim", help="With --stance or --claims: only this claim (its id or text).")
+@click.option("--claim", help="With --entity or --claims: only this claim (its id or text).")
 @click.option("--story", "story_id", help="The articles of a story (its story id).")
 @click.option(
     "--claims",

@@ -375,6 +375,9 @@ class Sink:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.settings.batch_size,
+            # A killed sink's partitions move to its successor after this, not after 45 s.
+            session_timeout_ms=15_000,
+            heartbeat_interval_ms=3_000,
             bootstrap_timeout_ms=10_000,
         )
         consumer.subscribe([self.settings.enriched_topic])
