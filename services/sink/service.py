@@ -130,9 +130,11 @@ class Sink:
                 articles.append(article)
                 sources.append(message)
 
-        outcome: WriteOutcome = self._retry_store(
-            lambda: self._timed_write(articles), f"writing a batch of {len(articles)}"
-        )
+        outcome = WriteOutcome()
+        if articles:
+            outcome = self._retry_store(
+                lambda: self._timed_write(articles), f"writing a batch of {len(articles)}"
+            )
         stored_at = time.time()
         for index, why in outcome.rejected.items():
             metrics.STORE_ERRORS.labels("rejected").inc()
