@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test bench models ner-model schemas lint format lock clean
+.PHONY: help venv up down kafka-up kafka-down test bench bench-sink models ner-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ kafka-down: ## Stop the local Kafka broker
 test: venv ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: venv ## Measure throughput, latency and footprint (prints the figures)
+bench: venv bench-sink ## Measure throughput, latency and footprint (prints the figures)
 	$(BIN)/python tests/benchmarks/watcher.py --json data/bench/watcher.json
+
+bench-sink: venv ## Sink store upserts, rows/s for SQLite and PostgreSQL (needs PostgreSQL installed)
+	$(BIN)/python tests/benchmarks/sink.py --json data/bench/sink.json
 
 schemas: venv ## Regenerate schemas/ from the record models
 	$(BIN)/newsflow schemas --out schemas

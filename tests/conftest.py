@@ -117,3 +117,25 @@ def new_topic(kafka_admin: KafkaAdminClient, unique_name) -> Iterator[Callable[.
 @pytest.fixture
 def consumer_group(unique_name) -> str:
     return unique_name("group")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (see tests/postgres.py). Fails, never skips,
+    when PostgreSQL is not installed."""
+    from postgres import LocalPostgres, PostgresMissing
+
+    try:
+        server = LocalPostgres(port=free_port()).init().start()
+    except PostgresMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex}")

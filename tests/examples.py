@@ -43,49 +43,84 @@ def raw_article(
     )
 
 
-def enriched_article() -> records.EnrichedArticle:
-    raw = raw_article()
-    pompeo_at = BODY.index("Mike Pompeo")
+def enriched_article(
+    title: str | None = TITLE,
+    body: str = BODY,
+    *,
+    seen_at: datetime = NOW,
+    published_at: datetime | None = None,
+    story_id: str | None = None,
+    verdict: records.DedupVerdict = records.DedupVerdict.UNIQUE,
+    near_duplicate_of: str | None = None,
+    entities: list[tuple[str, str]] | None = None,
+    claims: list[tuple[str, str, str]] | None = None,
+    publisher: str | None = None,
+) -> records.EnrichedArticle:
+    """An `EnrichedArticle` as the stance worker produces it.
+
+    `entities`: (canonical name, label) pairs; mentions are the name's occurrences in the
+    body (or its last word's, or one at offset 0 when neither occurs).
+    `claims`: (claim id, claim text, stance label); by default the article's own headline
+    with `discuss`. The story defaults to the article's own (it leads its story).
+    """
+    raw = raw_article(title, body, published_at, seen_at=seen_at)
+    if entities is None:
+        entities = [("Mike Pompeo", "PER")]
+    if claims is None:
+        claims = [("own-headline", title or "", "discuss")]
+    mentions, tagged = [], []
+    for canonical, label in entities:
+        word = canonical if canonical in body else canonical.split()[-1]
+        starts = [i for i in range(len(body)) if body.startswith(word, i)] or [0]
+        mentions.extend(
+            records.Mention(
+                text=word,
+                label=records.EntityLabel(label),
+                start=start,
+                end=start + len(word),
+                canonical=canonical,
+            )
+            for start in starts
+        )
+        tagged.append(
+            records.Entity(
+                canonical=canonical,
+                label=records.EntityLabel(label),
+                count=len(starts),
+                first_offset=starts[0],
+            )
+        )
+    stances = [
+        records.ClaimStance(
+            claim_id=claim_id,
+            claim_text=claim_text,
+            claim_source=records.ClaimSource.OWN_HEADLINE
+            if claim_id == "own-headline"
+            else records.ClaimSource.CLAIMS_FILE,
+            label=records.StanceLabel(label),
+            probabilities=_probabilities(label),
+        )
+        for claim_id, claim_text, label in claims
+    ]
     return records.EnrichedArticle(
-        **raw.model_dump(),
+        **{**raw.model_dump(), "publisher": publisher},
         dedup=records.DedupSection(
-            verdict=records.DedupVerdict.UNIQUE, story_id=raw.article_id, story_lead_headline=TITLE
+            verdict=verdict,
+            near_duplicate_of=near_duplicate_of,
+            similarity=0.9 if near_duplicate_of else None,
+            story_id=story_id or raw.article_id,
+            story_lead_headline=TITLE,
         ),
         entities=records.EntitiesSection(
-            mentions=[
-                records.Mention(
-                    text="Mike Pompeo",
-                    label=records.EntityLabel.PERSON,
-                    start=pompeo_at,
-                    end=pompeo_at + len("Mike Pompeo"),
-                    canonical="Mike Pompeo",
-                )
-            ],
-            entities=[
-                records.Entity(
-                    canonical="Mike Pompeo",
-                    label=records.EntityLabel.PERSON,
-                    count=1,
-                    first_offset=pompeo_at,
-                )
-            ],
-            model_version="ner-test",
+            mentions=mentions, entities=tagged, model_version="ner-test"
         ),
-        stance=records.StanceSection(
-            claims=[
-                records.ClaimStance(
-                    claim_id="own-headline",
-                    claim_text=TITLE,
-                    claim_source=records.ClaimSource.OWN_HEADLINE,
-                    label=records.StanceLabel.DISCUSS,
-                    probabilities=records.StanceProbabilities(
-                        agree=0.2, disagree=0.05, discuss=0.7, unrelated=0.05
-                    ),
-                )
-            ],
-            model_version="stance-test",
-        ),
+        stance=records.StanceSection(claims=stances, model_version="stance-test"),
     )
+
+
+def _probabilities(label: str) -> records.StanceProbabilities:
+    others = {"agree": 0.05, "disagree": 0.05, "discuss": 0.05, "unrelated": 0.05}
+    return records.StanceProbabilities(**{**others, label: 0.85})
 
 
 def dead_letter() -> records.DeadLetter:

@@ -22,6 +22,7 @@ SERVICES: dict[str, str] = {
     "watcher": "newsflow_watcher.service:main",
     "dedup": "newsflow_dedup.service:main",
     "entities": "newsflow_entities.service:main",
+    "sink": "newsflow_sink.service:main",
 }
 SERVICE_COMMANDS: tuple[str, ...] = tuple(SERVICES)
 
@@ -141,6 +142,83 @@ def ingest(
         click.echo(f"records Kafka did not acknowledge: {summary.refused_by_kafka}", err=True)
     if not summary.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--entity", help="Articles mentioning this entity (its canonical name, any case).")
+@click.option(
+    "--stance",
+    type=click.Choice(["agree", "disagree", "discuss", "unrelated"]),
+    help="With --entity: only articles with this stance toward a claim.",
+)
+@click.option("--claim", help="With --entity or --claims: only this claim (its id or text).")
+@click.option("--story", "story_id", help="The articles of a story (its story id).")
+@click.option(
+    "--claims",
+    "claim_counts",
+    is_flag=True,
+    help="Stance counts per claim (with --entity: among articles mentioning it).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="The store to read (default: NEWSFLOW_SINK_STORE_URL, else sqlite:///./data/newsflow.db).",
+)
+def query(
+    entity: str | None,
+    stance: str | None,
+    claim: str | None,
+    story_id: str | None,
+    claim_counts: bool,
+    output: str,
+    limit: int,
+    store_url: str | None,
+) -> None:
+    """Answer common questions about the stored articles, without SQL.
+
+    \b
+      newsflow query --entity "Mike Pompeo" --stance disagree
+      newsflow query --story 3f2a...        (the articles of a story)
+      newsflow query --claims --format json (stance counts per claim)
+    """
+    from newsflow_sink import query as questions
+    from newsflow_sink.exceptions import StoreError
+    from newsflow_sink.settings import SinkSettings
+    from newsflow_sink.stores import open_store
+
+    asked = sum([bool(entity) and not claim_counts, bool(story_id), claim_counts])
+    if asked != 1:
+        raise click.UsageError("ask one question: --entity NAME, --story ID or --claims")
+    if (stance or claim) and not (entity or claim_counts):
+        raise click.UsageError("--stance and --claim narrow --entity or --claims")
+    if story_id and (entity or stance or claim):
+        raise click.UsageError("--story takes no other filter")
+    try:
+        store = open_store(store_url or load(SinkSettings).store_url)
+        store.open(for_queries=True)
+    except (SettingsError, StoreError) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        if claim_counts:
+            answer = questions.claims(store, entity, claim, limit)
+        elif story_id:
+            answer = questions.story(store, story_id, limit)
+        else:
+            answer = questions.mentions(store, entity, stance, claim, limit)
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.close()
+    click.echo(questions.render(answer, output))
 
 
 @cli.group(name="eval")

@@ -1,0 +1,279 @@
+"""The sink as operators run it: `newsflow sink` against the real broker and real stores
+(SQLite, PostgreSQL, JSON Lines), fed enriched records on its own topic."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka.errors import KafkaError
+from test_sink_stores import stored_ids, table_count
+
+from newsflow import kafka as newsflow_kafka
+from newsflow import records
+from newsflow.settings import KafkaSettings
+
+from examples import enriched_article, raw_article
+from helpers import ServiceProcess, committed_records, read_topic, wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+def articles(count: int, start: int = 0) -> list[records.EnrichedArticle]:
+    """Distinct articles, first seen now (the end-to-end latency is measured from then)."""
+    seen = datetime.now(UTC)
+    return [
+        enriched_article(
+            f"Headline {n}: ministers meet in Brussels",
+            f"Story {n}. Mike Pompeo met NATO officials in Brussels; talks went on late.",
+            seen_at=seen,
+            entities=[("Mike Pompeo", "PER"), ("NATO", "ORG"), ("Brussels", "LOC")],
+            claims=[("own-headline", f"Headline {n}", "discuss"), ("c1", "Talks fail", "agree")],
+        )
+        for n in range(start, start + count)
+    ]
+
+
+@dataclass
+class SinkRig:
+    root: Path
+    env: dict[str, str]
+    settings: KafkaSettings
+    topic: str
+    deadletter_topic: str
+    store_url: str
+
+    def service(self, **overrides: str) -> ServiceProcess:
+        env = {**self.env, **{f"NEWSFLOW_SINK_{k.upper()}": v for k, v in overrides.items()}}
+        return ServiceProcess("sink", env, self.root / "sink.log")
+
+    def produce(self, values: list[records.EnrichedArticle | bytes]) -> None:
+        producer = newsflow_kafka.producer(self.settings)
+        try:
+            for value in values:
+                if isinstance(value, bytes):
+                    producer.send(self.topic, key=b"bad", value=value)
+                else:
+                    producer.send(
+                        self.topic, key=value.article_id.encode(), value=records.encode(value)
+                    )
+            producer.flush()
+        finally:
+            producer.close()
+
+    def committed(self, group: str | None = None) -> int:
+        try:
+            return committed_records(
+                self.settings, group or self.env["NEWSFLOW_SINK_GROUP_ID"], self.topic
+            )
+        except KafkaError:  # e.g. the group's coordinator is still being elected
+            return 0
+
+    def wait_committed(self, count: int, group: str | None = None, timeout: float = 90) -> None:
+        wait_for(lambda: self.committed(group) >= count, timeout, f"{count} records committed")
+
+    def ids(self) -> list[str]:
+        try:
+            return stored_ids(self.store_url)
+        except Exception:  # not created yet, or PostgreSQL stopped
+            return []
+
+
+def make_rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name, store_url):
+    from conftest import free_port
+
+    topic, dead = new_topic("enriched"), new_topic("dead")
+    env = {
+        "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "NEWSFLOW_SINK_METRICS_PORT": str(free_port()),
+        "NEWSFLOW_SINK_STORE_URL": store_url,
+        "NEWSFLOW_SINK_GROUP_ID": unique_name("sink"),
+        "NEWSFLOW_SINK_ENRICHED_TOPIC": topic,
+        "NEWSFLOW_SINK_DEADLETTER_TOPIC": dead,
+        "NEWSFLOW_SINK_BATCH_SIZE": "100",
+        "NEWSFLOW_SINK_BATCH_TIMEOUT_SECONDS": "0.2",
+        "NEWSFLOW_SINK_RETRY_MAX_SECONDS": "2",
+    }
+    return SinkRig(tmp_path, env, kafka_settings, topic, dead, store_url)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "jsonl"])
+def rig(request, tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name) -> SinkRig:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/newsflow.db"
+    elif request.param == "jsonl":
+        url = f"jsonl:///{tmp_path}/articles"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    return make_rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name, url)
+
+
+@pytest.fixture
+def sqlite_rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name) -> SinkRig:
+    url = f"sqlite:///{tmp_path}/newsflow.db"
+    return make_rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name, url)
+
+
+@pytest.fixture
+def postgres_rig(
+    tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name, postgres_url
+) -> SinkRig:
+    return make_rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name, postgres_url)
+
+
+def test_a_redelivered_batch_leaves_one_row_per_article(rig):
+    batch = articles(50)
+    rig.produce(batch + batch[:20])  # a producer's retry put 20 of them on the topic twice
+    sink = rig.service().start()
+    try:
+        rig.wait_committed(70)
+    finally:
+        assert sink.stop() == 0
+    expected = sorted(a.article_id for a in batch)
+    assert sorted(rig.ids()) == expected
+
+    # Everything delivered again, as to a sink whose offsets were lost.
+    again = rig.service(group_id=rig.env["NEWSFLOW_SINK_GROUP_ID"] + "-again").start()
+    try:
+        rig.wait_committed(70, group=rig.env["NEWSFLOW_SINK_GROUP_ID"] + "-again")
+        assert again.metric("newsflow_sink_records_in_total") == 70
+    finally:
+        again.stop()
+    assert sorted(rig.ids()) == expected
+    if not rig.store_url.startswith("jsonl"):
+        assert table_count(rig.store_url, "entities") == 50 * 3
+        assert table_count(rig.store_url, "stances") == 50 * 2
+
+
+def test_killed_mid_stream_and_restarted_leaves_exactly_the_expected_rows(rig):
+    batch = articles(3000)
+    rig.produce(batch)
+    sink = rig.service().start()
+    wait_for(lambda: len(rig.ids()) >= 300, 60, "the first batches stored", every=0.02)
+    sink.stop(signal.SIGKILL)
+    stored_at_kill = len(rig.ids())
+    committed_at_kill = rig.committed()
+    assert 0 < stored_at_kill < 3000, "the kill must land while records are being written"
+
+    restarted = rig.service().start()
+    try:
+        rig.wait_committed(3000)
+    finally:
+        restarted.stop()
+    ids = rig.ids()
+    assert len(ids) == 3000 and sorted(ids) == sorted(a.article_id for a in batch)
+    if not rig.store_url.startswith("jsonl"):
+        assert table_count(rig.store_url, "entities") == 3000 * 3
+        assert table_count(rig.store_url, "stances") == 3000 * 2
+    # What the killed sink had stored but not committed was delivered again, harmlessly.
+    assert committed_at_kill <= stored_at_kill
+
+
+def test_an_invalid_record_is_dead_lettered_and_the_sink_goes_on(sqlite_rig):
+    rig = sqlite_rig
+    good = articles(2)
+    raw_only = records.encode(raw_article())  # valid JSON, but not an enriched article
+    rig.produce([good[0], b"{not json at all", raw_only, good[1]])
+    sink = rig.service().start()
+    try:
+        rig.wait_committed(4)
+        letters = [v for _, v in read_topic(rig.settings, rig.deadletter_topic, 2, settle=1)]
+        assert sink.metric("newsflow_sink_dead_letters_total", 'reason="invalid_record"') == 1
+    finally:
+        sink.stop()
+    assert sorted(rig.ids()) == sorted(a.article_id for a in good)
+    by_reason = {letter["reason"]: letter for letter in letters}
+    assert set(by_reason) == {"malformed_record", "invalid_record"}
+    assert all(letter["stage"] == "sink" for letter in letters)
+    assert by_reason["invalid_record"]["input"]["topic"] == rig.topic
+    assert "dedup" in by_reason["invalid_record"]["message"]  # the first missing section
+    assert by_reason["malformed_record"]["payload_excerpt"] == "{not json at all"
+
+
+def test_a_record_postgres_refuses_is_dead_lettered_and_the_others_stored(postgres_rig):
+    rig = postgres_rig
+    good = articles(3)
+    bad = enriched_article("NUL inside", "A body with a \x00 character in it.")
+    rig.produce([good[0], bad, good[1], good[2]])
+    sink = rig.service().start()
+    try:
+        rig.wait_committed(4)
+        [letter] = [v for _, v in read_topic(rig.settings, rig.deadletter_topic, 1, settle=1)]
+    finally:
+        sink.stop()
+    assert letter["reason"] == "store_rejected" and letter["article_id"] == bad.article_id
+    assert sorted(rig.ids()) == sorted(a.article_id for a in good)
+
+
+def test_metrics_count_rows_batches_and_latency(sqlite_rig):
+    rig = sqlite_rig
+    rig.produce(articles(120))
+    sink = rig.service().start()
+    try:
+        rig.wait_committed(120)
+        wait_for(
+            lambda: sink.metric("newsflow_sink_end_to_end_latency_seconds_count") == 120,
+            10,
+            "the latency of every article",
+        )
+        assert sink.metric("newsflow_sink_rows_written_total", 'table="articles"') == 120
+        assert sink.metric("newsflow_sink_rows_written_total", 'table="entities"') == 360
+        assert sink.metric("newsflow_sink_batch_size_records_sum") == 120
+        assert sink.metric("newsflow_sink_commit_seconds_count") >= 2
+        assert sink.metric("newsflow_sink_store_up") == 1
+        assert sink.metric("newsflow_sink_store_errors_total", 'kind="unavailable"') == 0
+    finally:
+        sink.stop()
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_commits_it(sqlite_rig):
+    rig = sqlite_rig
+    rig.produce(articles(2000))
+    sink = rig.service().start()
+    wait_for(lambda: len(rig.ids()) > 0, 60, "the first batch stored", every=0.02)
+    assert sink.stop(signal.SIGTERM) == 0
+    stored = len(rig.ids())
+    # Every stored record's offset is committed: nothing is left to deliver again.
+    assert rig.committed() == stored
+    assert any("stop requested" in line.get("message", "") for line in sink.logs())
+
+
+def test_postgres_stopped_for_30_seconds_loses_nothing(postgres_rig, postgres_server):
+    rig = postgres_rig
+    first, during, after = articles(200), articles(300, start=200), articles(100, start=500)
+    sink = rig.service().start()
+    try:
+        rig.produce(first)
+        wait_for(lambda: len(rig.ids()) == 200, 60, "the first 200 stored")
+
+        postgres_server.stop("fast")
+        stopped_at = time.monotonic()
+        for n in range(0, 300, 30):  # records keep arriving while the store is away
+            rig.produce(during[n : n + 30])
+            time.sleep(1)
+        _, body = wait_for(
+            lambda: (answer := sink.http("/readyz"))[0] == 503 and answer,
+            20,
+            "the sink to report not ready",
+        )
+        assert "store unavailable" in body
+        assert sink.metric("newsflow_sink_store_up") == 0
+        time.sleep(max(0.0, 30 - (time.monotonic() - stopped_at)))
+        postgres_server.start()
+
+        rig.produce(after)
+        rig.wait_committed(600)
+        wait_for(sink.ready, 30, "the sink ready again")
+        assert sink.metric("newsflow_sink_store_errors_total", 'kind="unavailable"') >= 1
+    finally:
+        sink.stop()
+        if not postgres_server.is_running():
+            postgres_server.start()
+    ids = rig.ids()
+    assert len(ids) == 600
+    assert Counter(ids) == Counter(a.article_id for a in first + during + after)
