@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test bench schemas lint format lock clean
+.PHONY: help venv up down kafka-up kafka-down test bench schemas lint format lock clean stance-model
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,14 @@ test: venv ## Run the whole test suite (starts its own broker)
 
 bench: venv ## Measure throughput, latency and footprint (prints the figures)
 	$(BIN)/python tests/benchmarks/watcher.py --json data/bench/watcher.json
+
+# The stance model and the FNC-1 baseline beside it, on FNC-1's training files only (fixed
+# seed; one thread, low priority: the machine is shared). STANCE_OUT=elsewhere for a trial.
+FNC1_DIR ?= ../shared/data/fnc1
+STANCE_SEED ?= 1
+STANCE_OUT ?= models/stance
+stance-model: venv ## Train the stance model (and the FNC-1 baseline) into models/stance
+	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python -m newsflow_stance.train --data $(FNC1_DIR) --seed $(STANCE_SEED) --out $(STANCE_OUT)
 
 schemas: venv ## Regenerate schemas/ from the record models
 	$(BIN)/newsflow schemas --out schemas
