@@ -109,3 +109,29 @@ def test_the_official_holdout_of_fnc1_matches_its_published_size():
     gold = [pair.stance for pair in holdout.pairs]
     assert fnc.fnc_score(gold, gold).maximum == pytest.approx(4448.5)
     assert not set(training.bodies) & set(holdout.bodies)
+
+
+def test_the_story_split_keeps_every_claim_of_a_held_out_story_unseen():
+    pairs = [
+        fnc.Pair("Claim A", 1, "agree"),
+        fnc.Pair("Claim A reworded", 2, "discuss"),
+        fnc.Pair("Claim A", 2, "agree"),  # joins A's two headlines into one story
+        fnc.Pair("Claim B", 3, "disagree"),
+        fnc.Pair("Claim C", 4, "agree"),
+        fnc.Pair("Claim D", 5, "discuss"),
+        fnc.Pair("Claim A", 3, "unrelated"),
+        fnc.Pair("Claim B", 4, "unrelated"),
+        fnc.Pair("Claim C", 5, "unrelated"),
+        fnc.Pair("Claim D", 1, "unrelated"),
+    ]
+    data = fnc.Dataset({i: f"body {i}" for i in range(1, 6)}, pairs)
+    training, held_out = fnc.story_split(data, share=0.3, seed=3)
+    assert held_out.pairs and training.pairs
+    assert not {p.headline for p in training.pairs} & {p.headline for p in held_out.pairs}
+    assert not set(training.bodies) & set(held_out.bodies)
+    story_a = {"Claim A", "Claim A reworded"}
+    held_claims = {p.headline for p in held_out.pairs} | {p.headline for p in training.pairs}
+    assert story_a <= held_claims
+    for side in (training, held_out):
+        claims = {p.headline for p in side.pairs}
+        assert not (claims & story_a) or story_a <= claims, "a story is never cut in two"

@@ -280,3 +280,36 @@ def eval_stance(
             click.echo(json.dumps({report.model: report.figures() for report in reports}))
     else:
         click.echo("\n\n".join(format_report(report) for report in reports))
+
+
+@eval_group.command(name="build-stance-split")
+@click.option(
+    "--fnc1",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data/fnc1"),
+    show_default=True,
+    help="Folder with FNC-1's train_bodies.csv and train_stances.csv.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/dev/fnc1-split"),
+    show_default=True,
+)
+def build_stance_split(fnc1: Path, out: Path) -> None:
+    """Write FNC-1's official development split (by body id) as FNC-format files:
+    train_bodies.csv, train_stances.csv, holdout_bodies.csv, holdout_stances.csv
+    (keep them out of the repository)."""
+    from newsflow_stance import fnc
+
+    try:
+        training, holdout = fnc.official_split(fnc.read_training_data(fnc1))
+    except fnc.FncFormatError as error:
+        raise click.ClickException(str(error)) from None
+    for name, part in (("train", training), ("holdout", holdout)):
+        fnc.write_bodies(part.bodies, out / f"{name}_bodies.csv")
+        fnc.write_stances(part.pairs, [p.stance for p in part.pairs], out / f"{name}_stances.csv")
+        click.echo(
+            f"wrote {out}/{name}_bodies.csv, {name}_stances.csv: "
+            f"{len(part.bodies)} bodies, {len(part.pairs)} pairs"
+        )

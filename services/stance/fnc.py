@@ -130,6 +130,60 @@ def official_split(data: Dataset) -> tuple[Dataset, Dataset]:
     return data.subset(training_ids), data.subset(holdout_ids)
 
 
+def story_split(
+    data: Dataset, share: float = 0.2, seed: int = SPLIT_SEED
+) -> tuple[Dataset, Dataset]:
+    """A harder split than the official one, for new claims: whole stories held out.
+
+    A story is a connected group of headlines and bodies joined by related pairs. Stories are
+    shuffled and held out until `share` of the headlines are; the held-out side is every pair
+    of a held-out headline with a held-out body, the training side every pair of the others,
+    and pairs across the two are dropped. So no held-out claim, nor any other phrasing of
+    its story's claim, is seen in training (as in FNC-1's test set, unlike the official split).
+    """
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for pair in data.pairs:
+        headline, body = root("h" + pair.headline), root(f"b{pair.body_id}")
+        if pair.stance in RELATED and headline != body:
+            parent[headline] = body
+    for body_id in data.bodies:
+        root(f"b{body_id}")
+    stories: dict[str, list[str]] = {}
+    for node in list(parent):
+        stories.setdefault(root(node), []).append(node)
+    order = sorted(stories)
+    random.Random(seed).shuffle(order)
+    headlines = sum(1 for node in parent if node.startswith("h"))
+    held: set[str] = set()
+    held_headlines = 0
+    for story in order:
+        if held_headlines >= share * headlines:
+            break
+        held.update(stories[story])
+        held_headlines += sum(1 for node in stories[story] if node.startswith("h"))
+    train_pairs, test_pairs = [], []
+    for pair in data.pairs:
+        claim_held, body_held = "h" + pair.headline in held, f"b{pair.body_id}" in held
+        if claim_held and body_held:
+            test_pairs.append(pair)
+        elif not claim_held and not body_held:
+            train_pairs.append(pair)
+
+    def side(pairs: list[Pair]) -> Dataset:
+        used = {pair.body_id for pair in pairs}
+        return Dataset({i: t for i, t in data.bodies.items() if i in used}, pairs)
+
+    return side(train_pairs), side(test_pairs)
+
+
 def write_bodies(bodies: dict[int, str], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:

@@ -117,9 +117,22 @@ class StanceModel:
     # --- files ------------------------------------------------------------------------------
 
     def _fingerprint(self) -> str:
-        """The version: the seed and a hash of the trained parts, so a record names them."""
+        """The version: the seed and a hash of what was learnt, so a record names its model.
+        Only learnt values go in (not the pickled objects, whose bytes vary with dict order
+        and memory addresses), so the same training gives the same version."""
+        vectors = self.features.vectors
+        learnt = (
+            sorted(vectors.ngrams.vocabulary_.items()),
+            vectors.ngrams.idf_.tobytes(),
+            sorted(vectors.terms.vocabulary_.items()),
+            vectors.terms.idf_.tobytes(),
+            vectors.svd.components_.tobytes(),
+            self.related,
+            self.stance,
+            self.options,
+        )
         buffer = io.BytesIO()
-        joblib.dump((self.features, self.related, self.stance, self.options), buffer)
+        joblib.dump(learnt, buffer)
         return f"stance-{self.options.seed}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:12]}"
 
     def save(self, folder: Path) -> Path:

@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         "--write-split", type=Path, metavar="DIR",
         help="also write the split as FNC-format files into DIR (keep it out of the repository)",
     )  # fmt: skip
+    parser.add_argument(
+        "--new-claims-check", action="store_true",
+        help="also train and score ours and the baseline on a split that holds out whole "
+        "stories (claims never seen in training); nothing of it is saved but the figures",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="threads for training")
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads):
@@ -89,10 +94,32 @@ def train(args: argparse.Namespace) -> int:
         tqdm.write(format_report(baseline_report))
         summary["baseline"] = {"version": baseline.version, **baseline_report.figures()}
 
+    if args.new_claims_check:
+        summary["new_claims_check"] = new_claims_check(data, options, say)
+
     summary["seed"] = args.seed
     (args.out / REPORT_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     say(f"done in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def new_claims_check(data: fnc.Dataset, options: TrainingOptions, say) -> dict:
+    """Ours and the baseline on whole held-out stories: how they do on claims never seen."""
+    training, held_out = fnc.story_split(data)
+    say(
+        f"new-claims check: {len(training.pairs)} pairs to train, {len(held_out.pairs)} pairs "
+        f"of {len({p.headline for p in held_out.pairs})} unseen claims held out"
+    )
+    figures = {"training_pairs": len(training.pairs), "held_out_pairs": len(held_out.pairs)}
+    model = StanceModel.train(training, options, progress=tqdm, report=say)
+    report = evaluate(model, "ours (new claims)", held_out)
+    tqdm.write(format_report(report))
+    figures["ours"] = report.figures()
+    baseline = BaselineModel.train(training, progress=tqdm)
+    report = evaluate(baseline, "baseline (new claims)", held_out)
+    tqdm.write(format_report(report))
+    figures["baseline"] = report.figures()
+    return figures
 
 
 if __name__ == "__main__":
