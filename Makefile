@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test bench bench-sink models ner-model schemas lint format lock clean
+.PHONY: help venv up down kafka-up kafka-down test bench bench-sink models ner-model schemas lint format lock clean stance-model
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,10 +52,18 @@ format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix services tests deploy
 	$(BIN)/ruff format services tests deploy
 
-models: ner-model ## Train the models from ../shared/data into models/ (fixed seeds)
+models: ner-model stance-model ## Train the models from ../shared/data into models/ (fixed seeds)
 
 ner-model: venv ## Train the entity worker's NER model into models/ner (about an hour on 2 cores)
 	$(BIN)/python -m newsflow_entities.train
+
+# The stance model and the FNC-1 baseline beside it, on FNC-1's training files only (fixed
+# seed; one thread, low priority: the machine is shared). STANCE_OUT=elsewhere for a trial.
+FNC1_DIR ?= ../shared/data/fnc1
+STANCE_SEED ?= 1
+STANCE_OUT ?= models/stance
+stance-model: venv ## Train the stance model (and the FNC-1 baseline) into models/stance
+	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python -m newsflow_stance.train --data $(FNC1_DIR) --seed $(STANCE_SEED) --out $(STANCE_OUT)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet pip-tools

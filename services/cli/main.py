@@ -23,6 +23,7 @@ SERVICES: dict[str, str] = {
     "dedup": "newsflow_dedup.service:main",
     "entities": "newsflow_entities.service:main",
     "sink": "newsflow_sink.service:main",
+    "stance": "newsflow_stance.service:main",
 }
 SERVICE_COMMANDS: tuple[str, ...] = tuple(SERVICES)
 
@@ -308,3 +309,119 @@ def build_dedup_stream(fnc1: Path, out: Path, seed: int) -> None:
         f"{summary.copies} made copies, {summary.real_copy_pairs} real copy pairs), "
         f"{summary.stories} stories"
     )
+
+
+@eval_group.command(name="stance")
+@click.option(
+    "--bodies",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="FNC-1-format bodies: `Body ID,articleBody`.",
+)
+@click.option(
+    "--stances",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="FNC-1-format pairs: `Headline,Body ID[,Stance]` (without Stance: predictions only).",
+)
+@click.option(
+    "--model",
+    "which",
+    type=click.Choice(["ours", "baseline", "both"]),
+    default="ours",
+    show_default=True,
+    help="Our stance model, the FNC-1 baseline (reference), or both in the same run.",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("models/stance"),
+    show_default=True,
+    help="Folder holding the trained models.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write `Headline,Body ID,Stance` rows in the input's order (with --model both, the "
+    "baseline's go beside it, named <name>.baseline.csv).",
+)
+def eval_stance(
+    bodies: Path,
+    stances: Path,
+    which: str,
+    model_dir: Path,
+    as_json: bool,
+    predictions: Path | None,
+) -> None:
+    """Label FNC-1-format pairs and print the FNC score, macro-F1, F1 per class, the
+    confusion matrix and pairs per second on one core.
+
+    With --model both and --json, the object has one member per model (`ours`, `baseline`).
+    """
+    import json
+
+    from newsflow_stance.baseline import BaselineModel
+    from newsflow_stance.evaluation import evaluate, format_report, write_predictions
+    from newsflow_stance.fnc import FncFormatError, read_dataset
+    from newsflow_stance.model import ModelError, StanceModel
+
+    try:
+        data = read_dataset(bodies, stances)
+    except FncFormatError as error:
+        raise click.ClickException(str(error)) from None
+    names = ["ours", "baseline"] if which == "both" else [which]
+    loaders = {"ours": StanceModel.load, "baseline": BaselineModel.load}
+    reports = []
+    for name in names:
+        try:
+            model = loaders[name](model_dir)
+        except ModelError as error:
+            raise click.ClickException(str(error)) from None
+        report = evaluate(model, name, data)
+        reports.append(report)
+        if predictions is not None:
+            path = predictions
+            if name == "baseline" and which == "both":
+                path = predictions.with_name(predictions.stem + ".baseline" + predictions.suffix)
+            write_predictions(report, data, path)
+    if as_json:
+        if len(reports) == 1:
+            click.echo(json.dumps(reports[0].figures()))
+        else:
+            click.echo(json.dumps({report.model: report.figures() for report in reports}))
+    else:
+        click.echo("\n\n".join(format_report(report) for report in reports))
+
+
+@eval_group.command(name="build-stance-split")
+@click.option(
+    "--fnc1",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data/fnc1"),
+    show_default=True,
+    help="Folder with FNC-1's train_bodies.csv and train_stances.csv.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/dev/fnc1-split"),
+    show_default=True,
+)
+def build_stance_split(fnc1: Path, out: Path) -> None:
+    """Write FNC-1's official development split (by body id) as FNC-format files:
+    train_bodies.csv, train_stances.csv, holdout_bodies.csv, holdout_stances.csv
+    (keep them out of the repository)."""
+    from newsflow_stance import fnc
+
+    try:
+        training, holdout = fnc.official_split(fnc.read_training_data(fnc1))
+    except fnc.FncFormatError as error:
+        raise click.ClickException(str(error)) from None
+    for name, part in (("train", training), ("holdout", holdout)):
+        fnc.write_bodies(part.bodies, out / f"{name}_bodies.csv")
+        fnc.write_stances(part.pairs, [p.stance for p in part.pairs], out / f"{name}_stances.csv")
+        click.echo(
+            f"wrote {out}/{name}_bodies.csv, {name}_stances.csv: "
+            f"{len(part.bodies)} bodies, {len(part.pairs)} pairs"
+        )
