@@ -142,8 +142,8 @@ def summary(result: Result, title: str) -> str:
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
     stages = figures.get("stage counts (in, out, duplicates, dead letters)", {})
     if stages:
-        lines.append(f"  {'stage':<10} {'in':>6} {'out':>6} {'dupes':>6} {'dead':>6}")
-        lines += [f"  {s:<10} {a:>6} {b:>6} {c:>6} {d:>6}" for s, (a, b, c, d) in stages.items()]
+        lines.append(f"  {'stage':<17} {'in':>6} {'out':>6} {'dupes':>6} {'dead':>6}")
+        lines += [f"  {s:<17} {a:>6} {b:>6} {c:>6} {d:>6}" for s, (a, b, c, d) in stages.items()]
     problems = result.report.problems + result.fault_errors + result.differences[:20]
     problems += [f"lost: {a}" for a in result.report.lost[:20]]
     problems += [f"doubled: {a}" for a in result.report.doubled[:20]]
