@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test bench bench-sink models ner-model schemas lint format lock clean stance-model
+.PHONY: help venv up down kafka-up kafka-down test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create the virtual environment with newsflow and its tools
 
@@ -34,6 +34,16 @@ kafka-down: ## Stop the local Kafka broker
 
 test: venv ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# SEED=n replays a run (the seed is printed at the start of every run).
+E2E_ARTICLES ?= 500
+CHAOS_ARTICLES ?= 2000
+
+e2e: venv ## The whole pipeline on its own broker: a mixed corpus in, the store checked, a summary table
+	$(BIN)/python -m tests.e2e run --articles $(E2E_ARTICLES) $(if $(SEED),--seed $(SEED))
+
+chaos: venv ## Fault-free run, then the same corpus while services are killed and broker and store go away; stores must match
+	$(BIN)/python -m tests.e2e chaos --articles $(CHAOS_ARTICLES) $(if $(SEED),--seed $(SEED))
 
 bench: venv bench-sink ## Measure throughput, latency and footprint (prints the figures)
 	$(BIN)/python tests/benchmarks/watcher.py --json data/bench/watcher.json
