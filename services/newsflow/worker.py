@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import faust
+from kafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 from pydantic import Field, ValidationError
 
@@ -415,17 +416,33 @@ def internal_topics(app: faust.App) -> list[Topic]:
     return [*declared, leader]
 
 
+def _ensure_internal_topics(app: faust.App, settings: WorkerSettings, health: Health) -> None:
+    """Create the app's internal topics before Faust starts: when Faust creates them itself,
+    the first rebalance can run before the new topics are in the metadata, and the worker
+    then waits forever. A worker (re)started while the broker is away waits for it (live,
+    not ready), as the other services do, rather than exiting."""
+    pause = 1.0
+    while True:
+        health.beat()
+        try:
+            admin = newsflow_kafka.admin(settings.kafka, bootstrap_timeout_ms=10_000)
+            try:
+                newsflow_kafka.ensure_topics(admin, internal_topics(app))
+                return
+            finally:
+                admin.close()
+        except KafkaError as error:
+            why = f"Kafka unreachable at {settings.kafka.bootstrap_servers}: {error}"
+            health.set_not_ready(why)
+            log.warning("%s; retrying in %.0fs", why, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+
 def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     """Run a Faust app as a newsflow service until SIGTERM: JSON logs, the status server,
     liveness from a timer on the event loop, readiness while not rebalancing."""
     logs.configure(settings.service_name, settings.log_level)
-    # Created before Faust starts: when Faust creates them itself, the first rebalance can
-    # run before the new topics are in the metadata, and the worker then waits forever.
-    admin = newsflow_kafka.admin(settings.kafka)
-    try:
-        newsflow_kafka.ensure_topics(admin, internal_topics(app))
-    finally:
-        admin.close()
     health = Health()
 
     @app.timer(1.0)
@@ -444,6 +461,7 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
             settings.metrics_host,
             settings.metrics_port,
         )
+        _ensure_internal_topics(app, settings, health)
         worker = faust.Worker(
             app,
             loglevel=settings.log_level,
