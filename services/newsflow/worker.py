@@ -28,6 +28,7 @@ from pydantic import Field, ValidationError
 
 from newsflow import __version__, logs
 from newsflow import kafka as newsflow_kafka
+from newsflow.lag import LagMonitor
 from newsflow.records import (
     DeadLetter,
     DeadLetterReason,
@@ -40,7 +41,7 @@ from newsflow.records import (
 )
 from newsflow.records import decode as decode_record
 from newsflow.records import encode as encode_record
-from newsflow.runtime import Health, StatusServer
+from newsflow.runtime import Health, StatusServer, track_errors
 from newsflow.settings import KafkaSettings, ServiceSettings
 from newsflow.topics import DEADLETTER, MAX_RECORD_BYTES, Topic
 
@@ -414,8 +415,10 @@ def internal_topics(app: faust.App) -> list[Topic]:
 
 def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     """Run a Faust app as a newsflow service until SIGTERM: JSON logs, the status server,
-    liveness from a timer on the event loop, readiness while not rebalancing."""
+    liveness from a timer on the event loop, readiness while not rebalancing, and the
+    consumer group's lag per partition of the agents' input topics."""
     logs.configure(settings.service_name, settings.log_level)
+    track_errors()
     # Created before Faust starts: when Faust creates them itself, the first rebalance can
     # run before the new topics are in the metadata, and the worker then waits forever.
     admin = newsflow_kafka.admin(settings.kafka)
@@ -433,7 +436,13 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
         else:
             health.set_ready()
 
-    with StatusServer(settings.metrics_host, settings.metrics_port, health):
+    inputs = sorted(
+        {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
+    )
+    with (
+        StatusServer(settings.metrics_host, settings.metrics_port, health),
+        LagMonitor(settings.kafka, app.conf.id, inputs),
+    ):
         log.info(
             "%s %s serving /metrics, /healthz, /readyz on %s:%d",
             settings.service_name,
