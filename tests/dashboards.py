@@ -93,7 +93,7 @@ def name_patterns(expr: str) -> list[str]:
 
 
 def owner(metric: str) -> str | None:
-    """The service a `newsflow_<service>_…` metric belongs to, if any."""
+    """The service a `newsflow_<service>_…` metric (or name pattern) belongs to, if any."""
     for service in (*SERVICES, *PLANNED_SERVICES):
         if metric.startswith(f"newsflow_{service}_"):
             return service
@@ -107,9 +107,9 @@ def waits_for_unmerged_service(expr: str) -> str | None:
     for service in unmerged:
         if f'service="{service}"' in expr:
             return service
-    names = metric_names(expr)
+    names = metric_names(expr) | set(name_patterns(expr))
     owners = {owner(name) for name in names}
-    if names and not name_patterns(expr) and len(owners) == 1:
+    if names and len(owners) == 1:
         [service] = owners
         if service in unmerged:
             return service

@@ -91,6 +91,9 @@ def test_every_metric_a_panel_reads_is_exported_by_some_service():
                 continue  # a planned service's metrics are checked once it is merged
             unknown.append(f"{query}: {name}")
         for pattern in name_patterns(query.expr):
+            service = owner(pattern)
+            if service in PLANNED_SERVICES and service not in SERVICES:
+                continue
             if not any(re.fullmatch(pattern, name) for name in exported):
                 unknown.append(f"{query}: no exported metric matches {pattern!r}")
     assert not unknown, "metrics no service exports:\n" + "\n".join(unknown)

@@ -19,7 +19,7 @@ RATE = "$__rate_interval"
 RECORDS_IN = '__name__=~"newsflow_[a-z]+_records_in_total"'
 RECORDS_OUT = '__name__=~"newsflow_[a-z]+_records_out_total"'
 DEAD_LETTERS = '__name__=~"newsflow_[a-z]+_dead_letters_total"'
-ERRORS = '__name__=~"newsflow_[a-z_]+_errors_total"'
+STAGE_ERRORS = '__name__=~"newsflow_[a-z]+_errors_total"'
 
 
 def target(expr: str, legend: str = "", ref: str = "A") -> dict:
@@ -397,10 +397,27 @@ def overview() -> dict:
         ),
         timeseries(
             "Errors by stage",
-            "Failed attempts, refused sends, store and file errors per second, by stage "
-            "(every newsflow_*_errors_total). Details in the service's dashboard and log.",
+            "Failed attempts and refused sends per second, by stage: the workers' failed "
+            "attempts, the watcher's send and move errors, the sink's store and Kafka errors "
+            "(a flat zero while the sink consumes means none). Details in each service's "
+            "dashboard and log.",
             "suffix: errors/s",
-            [(f"sum by (service) (rate({{{ERRORS}, {svc}}}[{RATE}]))", "{{service}}")],
+            [
+                (f"sum by (service) (rate({{{STAGE_ERRORS}, {svc}}}[{RATE}]))", "{{service}}"),
+                (
+                    f"sum by (service) (rate(newsflow_watcher_send_errors_total{{{svc}}}[{RATE}]))"
+                    " + on(service) sum by (service) "
+                    f"(rate(newsflow_watcher_move_errors_total{{{svc}}}[{RATE}]))",
+                    "{{service}}",
+                ),
+                (
+                    "sum by (service) (rate({__name__=~"
+                    f'"newsflow_sink_(store|kafka)_errors_total", {svc}}}[{RATE}])) or on(service) '
+                    "(0 * sum by (service) "
+                    f"(rate(newsflow_sink_records_in_total{{{svc}}}[{RATE}])))",
+                    "{{service}}",
+                ),
+            ],
         ),
         timeseries(
             "Duplicates by verdict",
