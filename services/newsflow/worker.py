@@ -225,14 +225,17 @@ class BatchRunner(Generic[In, Prepared]):
 
         records = [record for record, _, _ in decoded]
         prepared = await self._prepare_all(records, [s for _, s, _ in decoded], outputs)
+        # A batch has no "current event", but a table write needs one: it writes its
+        # changelog to the partition of the event being processed. The stream's own current
+        # event is put back afterwards (nothing awaits in between): take_events' buffering
+        # reads it for the next event, which may already be waiting, and crashes on None.
+        in_hand = stream.current_event
         for (record, source, event), result in zip(decoded, prepared, strict=True):
             if result is _FAILED:
                 continue
-            # A batch has no "current event", but a table write needs one: it writes its
-            # changelog to the partition of the event being processed.
             stream._set_current_event(event)
             outputs.extend(self._finish(record, result, source))
-        stream._set_current_event(None)
+        stream._set_current_event(in_hand)
 
         await self._send(outputs)
         elapsed = time.perf_counter() - started

@@ -382,6 +382,10 @@ class Sink:
             heartbeat_interval_ms=3_000,
             bootstrap_timeout_ms=10_000,
         )
+        # The group's leader assigns partitions from its own metadata: a consumer that joins
+        # before it has fetched the topic's partitions is assigned nothing, and only finds
+        # out at its next metadata refresh (metadata_max_age_ms, 5 minutes). Fetch it first.
+        consumer.partitions_for_topic(self.settings.enriched_topic)
         consumer.subscribe([self.settings.enriched_topic])
         return consumer
 
