@@ -14,17 +14,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from newsflow_cli.main import SERVICES
-
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARDS = REPO / "deploy/grafana/dashboards"
 GENERATOR = REPO / "deploy/grafana/generate.py"
 DATASOURCE_UID = "newsflow-prometheus"
-
-# Services with dashboards whose code is on another branch until it is merged (the README's
-# "planned" rows). A query that reads only their metrics cannot have data before the merge;
-# once a service is in SERVICES, its metrics are checked like every other.
-PLANNED_SERVICES = ("stance", "sink")
 
 # Series Prometheus makes itself, not the services.
 PROMETHEUS_SERIES = frozenset({"up"})
@@ -90,30 +83,6 @@ def metric_names(expr: str) -> set[str]:
 
 def name_patterns(expr: str) -> list[str]:
     return _NAME_PATTERN.findall(expr)
-
-
-def owner(metric: str) -> str | None:
-    """The service a `newsflow_<service>_…` metric (or name pattern) belongs to, if any."""
-    for service in (*SERVICES, *PLANNED_SERVICES):
-        if metric.startswith(f"newsflow_{service}_"):
-            return service
-    return None
-
-
-def waits_for_unmerged_service(expr: str) -> str | None:
-    """The planned, not yet merged service a query depends on entirely (its metrics only,
-    or only series scraped from it), or None when the query can have data now."""
-    unmerged = [s for s in PLANNED_SERVICES if s not in SERVICES]
-    for service in unmerged:
-        if f'service="{service}"' in expr:
-            return service
-    names = metric_names(expr) | set(name_patterns(expr))
-    owners = {owner(name) for name in names}
-    if names and len(owners) == 1:
-        [service] = owners
-        if service in unmerged:
-            return service
-    return None
 
 
 _EXPORTED_SCRIPT = r"""
