@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -236,11 +236,14 @@ def signals_set(stopping: StopRequest) -> Iterator[None]:
 
 
 @contextmanager
-def service_runtime(settings: ServiceSettings) -> Iterator[Runtime]:
+def service_runtime(
+    settings: ServiceSettings, input_topics: Iterable[str] = ()
+) -> Iterator[Runtime]:
     """Logging, the status server and signal handling around a kafka-python service's loop.
 
     A service whose settings name a consumer group (`group_id`) also exports that group's
-    lag per partition (`newsflow_consumer_lag_records`)."""
+    lag per partition (`newsflow_consumer_lag_records`) on `input_topics`, from the start:
+    before its first commit, a group lags by everything on them."""
     logs.configure(settings.service_name, settings.log_level)
     track_errors()
     Info(f"newsflow_{settings.service_name}_build", "Version of the running service.").info(
@@ -255,7 +258,7 @@ def service_runtime(settings: ServiceSettings) -> Iterator[Runtime]:
         resources.enter_context(signals_set(stopping))
         group = getattr(settings, "group_id", None)
         if group:
-            resources.enter_context(LagMonitor(settings.kafka, group))
+            resources.enter_context(LagMonitor(settings.kafka, group, input_topics))
         log.info(
             "%s %s serving /metrics, /healthz, /readyz on %s:%d",
             settings.service_name,
