@@ -1,8 +1,10 @@
 """Every Grafana panel shows real data: the whole pipeline (every service the `newsflow`
-command runs) on the real broker, a real Prometheus (Debian's package) scraping it with the
-rules loaded, the seed articles plus a few hundred generated ones dropped into the inbox
-(with exact copies, a malformed file and a malformed record per stage), and then every
-query of every dashboard evaluated over the run. Also: every scrape target is up.
+command runs) on the real broker, a real Prometheus (Debian's package) with the local scrape
+config (deploy/prometheus/prometheus.local.yml, moved to the test's ports) and the rules
+loaded, the seed articles plus a few hundred generated ones dropped into the inbox (with
+exact copies, a malformed file and a malformed record per stage), and then every query of
+every dashboard evaluated over the run. Also: every scrape target is up, every rule
+evaluates, every recording rule has data.
 
 Prometheus must be installed (`apt-get install prometheus`; .ci/run does it)."""
 
@@ -17,25 +19,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
-from dashboards import REPO, queries, waits_for_unmerged_service
+from dashboards import REPO, queries
 
 from newsflow import kafka as newsflow_kafka
-from newsflow.topics import ALL as ALL_TOPICS
 from newsflow_cli.main import SERVICES
 
 from conftest import free_port
-from helpers import ServiceProcess, wait_for
+from helpers import ServiceProcess, pipeline_env, pipeline_topics, wait_for
 
 pytestmark = pytest.mark.kafka
 
 SEEDS = REPO.parent / "shared/data/seeds"
-RULES = REPO / "deploy/prometheus/rules"
+LOCAL_CONFIG = REPO / "deploy/prometheus/prometheus.local.yml"
 GENERATED_ARTICLES = 300
 EXACT_COPIES = 20
 SCRAPE_SECONDS = 1
@@ -73,10 +72,38 @@ def http_json(url: str, params: dict[str, str] | None = None) -> dict:
         return json.loads(error.read() or b"{}") | {"http_status": error.code}
 
 
-class Prometheus:
-    """A real Prometheus scraping the test's services every second, rules loaded."""
+def local_config(service_ports: dict[str, int], prometheus_port: int) -> dict:
+    """deploy/prometheus/prometheus.local.yml (what `make up OBSERVE=1` runs) with the
+    test's ports: each target keeps its job and labels and moves to the port its service or
+    Prometheus listens on here. Scrapes and rule evaluations every second, so a short run
+    has enough points for rate()."""
+    config = yaml.safe_load(LOCAL_CONFIG.read_text(encoding="utf-8"))
+    config["global"]["scrape_interval"] = f"{SCRAPE_SECONDS}s"
+    config["global"]["evaluation_interval"] = f"{SCRAPE_SECONDS}s"
+    config["rule_files"] = [str(LOCAL_CONFIG.parent / rules) for rules in config["rule_files"]]
+    configured = set()
+    for job in config["scrape_configs"]:
+        for group in job["static_configs"]:
+            service = group.get("labels", {}).get("service")
+            if job["job_name"] == "prometheus":
+                port = prometheus_port
+            else:
+                assert service in service_ports, (
+                    f"{LOCAL_CONFIG.name}: job {job['job_name']} scrapes {group['targets']} "
+                    f"with service={service!r}, not one of {sorted(service_ports)}"
+                )
+                configured.add(service)
+                port = service_ports[service]
+            group["targets"] = [f"127.0.0.1:{port}" for _ in group["targets"]]
+    missing = set(service_ports) - configured
+    assert not missing, f"{LOCAL_CONFIG.name} does not scrape {sorted(missing)}"
+    return config
 
-    def __init__(self, targets: dict[str, int], home: Path) -> None:
+
+class Prometheus:
+    """A real Prometheus (Debian's package) with the local scrape config, rules loaded."""
+
+    def __init__(self, service_ports: dict[str, int], home: Path) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             pytest.fail(
@@ -85,22 +112,7 @@ class Prometheus:
             )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {
-            "global": {
-                "scrape_interval": f"{SCRAPE_SECONDS}s",
-                "evaluation_interval": f"{SCRAPE_SECONDS}s",
-            },
-            "rule_files": [str(RULES / "*.yml")],
-            "scrape_configs": [
-                {
-                    "job_name": "newsflow",
-                    "static_configs": [
-                        {"targets": [f"127.0.0.1:{port}"], "labels": {"service": service}}
-                        for service, port in targets.items()
-                    ],
-                }
-            ],
-        }
+        config = local_config(service_ports, self.port)
         (home / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.log = home / "prometheus.log"
         self.process = subprocess.Popen(
@@ -158,31 +170,14 @@ def concrete(expr: str) -> str:
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap, kafka_admin, unique_name):
-    """Every service on its own topics, group, state and port; yields (root, services)."""
+def pipeline(request, kafka_bootstrap, kafka_admin, unique_name):
+    """Every service on its own topics, group, state and port; yields (root, services,
+    topics). The services' logs stay in root when the test fails."""
+    failures_before = request.session.testsfailed
     root = Path(tempfile.mkdtemp(prefix="newsflow-test-pipeline-"))
     prefix = unique_name("obs")
-    topics = {topic.name: replace(topic, name=f"{prefix}.{topic.name}") for topic in ALL_TOPICS}
-    newsflow_kafka.ensure_topics(kafka_admin, topics.values(), replication_factor=1)
-    env = {"NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
-    for service in SERVICES:
-        upper = f"NEWSFLOW_{service.upper()}"
-        env[f"{upper}_METRICS_PORT"] = str(free_port())
-        env[f"{upper}_STATE_DIR"] = str(root / "state" / service)
-        env[f"{upper}_GROUP_ID"] = f"{prefix}-{service}"
-        for name, topic in topics.items():
-            # articles.raw -> NEWSFLOW_DEDUP_RAW_TOPIC; settings ignore names they lack.
-            env[f"{upper}_{name.split('.')[1].upper()}_TOPIC"] = topic.name
-    env |= {
-        "NEWSFLOW_WATCHER_INBOX": str(root / "inbox"),
-        "NEWSFLOW_WATCHER_PROCESSED_DIR": str(root / "processed"),
-        "NEWSFLOW_WATCHER_FAILED_DIR": str(root / "failed"),
-        "NEWSFLOW_WATCHER_SETTLE_SECONDS": "0.3",
-        "NEWSFLOW_ENTITIES_MODEL_DIR": str(REPO / "models/ner"),
-        "NEWSFLOW_STANCE_MODEL_DIR": str(REPO / "models/stance"),
-        "NEWSFLOW_SINK_STORE_URL": f"sqlite:///{root / 'newsflow.db'}",
-    }
-    (root / "inbox").mkdir()
+    topics = pipeline_topics(kafka_admin, prefix)
+    env = pipeline_env(root, kafka_bootstrap, prefix, topics, SERVICES)
     processes = {
         service: ServiceProcess(service, env, root / f"{service}.log") for service in SERVICES
     }
@@ -196,18 +191,21 @@ def pipeline(kafka_bootstrap, kafka_admin, unique_name):
         for process in processes.values():
             process.kill()
         kafka_admin.delete_topics([topic.name for topic in topics.values()])
-        pass  # shutil.rmtree(root, ignore_errors=True)
+        if request.session.testsfailed == failures_before:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def drop_articles(inbox: Path) -> int:
-    """The seeds (when this checkout has them beside it), generated articles, exact copies
-    and a malformed file. Returns how many files."""
+    """The seed articles, generated articles, exact copies and a malformed file. Returns
+    how many files."""
+    seeds = sorted(SEEDS.glob("*.txt"))
+    if not seeds:
+        pytest.fail(f"no seed articles in {SEEDS} (kept beside the repository, in ../shared)")
     rng = random.Random(8)
     files = 0
-    if SEEDS.is_dir():
-        for seed in sorted(SEEDS.glob("*")):
-            shutil.copy(seed, inbox / seed.name)
-            files += 1
+    for seed in seeds:
+        shutil.copy(seed, inbox / seed.name)
+        files += 1
     texts = [generated_article(number, rng) for number in range(GENERATED_ARTICLES)]
     texts += rng.sample(texts, EXACT_COPIES)  # same content, other file names
     for number, text in enumerate(texts):
@@ -252,16 +250,23 @@ def idle(root: Path, processes: dict[str, ServiceProcess], files: int) -> bool:
     return True
 
 
-def target_errors(prometheus: Prometheus) -> dict[str, str]:
+def targets_not_up(prometheus: Prometheus) -> list[str]:
+    """Every target of the scrape config that is not up (or never scraped), with why."""
     answer = http_json(f"{prometheus.url}/api/v1/targets")
-    return {
-        target["labels"].get("service", "?"): target.get("lastError", "")
+    return [
+        f"{target['labels'].get('job')}/{target['labels'].get('service', '-')} "
+        f"{target['scrapeUrl']}: {target.get('health')} {target.get('lastError', '')}".rstrip()
         for target in answer["data"]["activeTargets"]
         if target.get("health") != "up"
-    }
+    ]
 
 
-@pytest.mark.timeout(900)
+def rules(prometheus: Prometheus) -> list[dict]:
+    answer = http_json(f"{prometheus.url}/api/v1/rules")
+    return [rule for group in answer["data"]["groups"] for rule in group["rules"]]
+
+
+@pytest.mark.timeout(600)
 def test_every_panel_shows_data_while_the_pipeline_runs(pipeline, kafka_settings):
     root, processes, topics = pipeline
     home = Path(tempfile.mkdtemp(prefix="newsflow-test-prometheus-"))
@@ -281,45 +286,39 @@ def test_every_panel_shows_data_while_the_pipeline_runs(pipeline, kafka_settings
         send_malformed_records(kafka_settings, topics)
         wait_for(
             lambda: idle(root, processes, files),
-            400,
+            300,
             f"the pipeline to take in {files} files and catch up (logs in {root})",
             every=1,
         )
         time.sleep(5 * SCRAPE_SECONDS)  # the last readings scraped, the rules evaluated
         finished = time.time()
 
-        down = [
-            series["metric"].get("service")
-            for series in prometheus.query('up{job="newsflow"}')
-            if series["value"][1] != "1"
-        ]
-        scraped = {s["metric"]["service"] for s in prometheus.query('up{job="newsflow"}')}
-        assert not down and scraped == set(SERVICES), (
-            f"targets down: {down} ({target_errors(prometheus)}), scraped: {scraped}"
-        )
+        assert not targets_not_up(prometheus), f"targets not up: {targets_not_up(prometheus)}"
+        scraped = {s["metric"]["service"] for s in prometheus.query('up{job="newsflow"} == 1')}
+        assert scraped == set(SERVICES), f"scraped and up: {sorted(scraped)}"
 
-        empty, waiting = [], []
+        empty = []
         for query in queries():
-            service = waits_for_unmerged_service(query.expr)
-            if service is not None:
-                waiting.append(f"{query} (needs {service})")
-                continue
             answer = prometheus.query_range(concrete(query.expr), started, finished)
             if answer.get("status") != "success":
                 empty.append(f"{query}: query failed: {answer.get('error')}")
             elif not has_numbers(answer):
                 empty.append(f"{query}: no data\n    {concrete(query.expr)}")
-        if waiting:
-            warnings.warn(
-                f"{len(waiting)} queries wait for services not merged yet:\n" + "\n".join(waiting),
-                stacklevel=1,
-            )
         assert not empty, f"{len(empty)} panel queries show no data:\n" + "\n".join(empty)
-    finally:
-        import os
 
-        if os.environ.get("OBS_DEBUG"):
-            (Path("/tmp/obs-prom-url")).write_text(prometheus.url)
-            time.sleep(150)
+        # The rules the alerts stand on evaluate without error, and every recording rule
+        # has data (the alerts read them).
+        loaded = rules(prometheus)
+        assert {r["type"] for r in loaded} == {"recording", "alerting"}, loaded
+        broken = [f"{r['name']}: {r.get('lastError')}" for r in loaded if r["health"] != "ok"]
+        assert not broken, f"rules failing to evaluate: {broken}"
+        silent = [
+            r["name"]
+            for r in loaded
+            if r["type"] == "recording"
+            and not has_numbers(prometheus.query_range(r["name"], started, finished))
+        ]
+        assert not silent, f"recording rules without data: {silent}"
+    finally:
         prometheus.stop()
         shutil.rmtree(home, ignore_errors=True)
