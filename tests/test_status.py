@@ -84,10 +84,17 @@ def test_a_down_service_is_down_in_the_table_and_counted_out():
         summarise("stance", "127.0.0.1:9104", down, down, 1.0, 0.0),
     ]
     lines = table(statuses).splitlines()
-    assert lines[1].split()[:5] == ["watcher", "127.0.0.1:9101", "up", "yes", "0.0"]
-    assert lines[2].split()[:4] == ["stance", "127.0.0.1:9104", "DOWN", "no"]
-    assert "Connection refused" in lines[2]
-    assert lines[-1] == "1 of 2 services up and ready"
+    assert lines[1].split() == ["watcher", "127.0.0.1:9101", "up", "yes", "0.0", "-", "-"]
+    assert lines[2].split() == ["stance", "127.0.0.1:9104", "DOWN", "no", "-", "-", "-"]
+    assert lines[3] == " " * len("watcher  ") + "not answering: Connection refused"
+    assert lines[4:] == ["1 of 2 services up and ready"]
+
+
+def test_a_service_that_is_not_ready_says_why_under_its_row():
+    stuck = Reading(up=True, ready=False, ready_detail="store unavailable: disk full")
+    lines = table([summarise("sink", "127.0.0.1:9105", stuck, stuck, 1.0, 0.0)]).splitlines()
+    assert lines[1].split()[2:4] == ["up", "no"]
+    assert lines[2].strip() == "not ready: store unavailable: disk full"
 
 
 def test_lines_are_cut_at_the_terminal_width():
@@ -98,6 +105,14 @@ def test_lines_are_cut_at_the_terminal_width():
 
 
 # --- against running services ---------------------------------------------------------------
+
+
+def reason(output: str, service: str) -> str:
+    """The indented line under a service's row ("" when there is none)."""
+    lines = output.splitlines()
+    [index] = [n for n, line in enumerate(lines) if line.split()[:1] == [service]]
+    following = lines[index + 1]
+    return following.strip() if following.startswith(" ") else ""
 
 
 def row(output: str, service: str) -> dict[str, str]:
@@ -186,16 +201,18 @@ def test_status_of_a_running_pipeline_with_a_stuck_sink_and_two_services_down(
 
     # Up but stuck: not ready and why, its lag, and the error it logged.
     sink_row = row(output, "sink")
-    assert sink_row["up"] == "up", output
-    assert sink_row["ready"].startswith("no (store unavailable: PostgreSQL"), output
+    assert (sink_row["up"], sink_row["ready"]) == ("up", "no"), output
+    assert reason(output, "sink").startswith("not ready: store unavailable: PostgreSQL at")
     assert int(sink_row["lag"]) >= 0, output
     assert re.fullmatch(r"\d+s ago: opening the store failed: .*", sink_row["last error"]), output
 
     for service, port in (("entities", entities_port), ("stance", stance_port)):
         down_row = row(output, service)
         assert down_row["address"] == f"127.0.0.1:{port}", output
-        assert (down_row["up"], down_row["ready"]) == ("DOWN", "no (Connection refused)"), output
+        assert (down_row["up"], down_row["ready"]) == ("DOWN", "no"), output
         assert (down_row["records/s"], down_row["lag"], down_row["last error"]) == ("-",) * 3
+        assert reason(output, service) == "not answering: Connection refused", output
+    assert reason(output, "watcher") == reason(output, "dedup") == "", output
 
     assert output.splitlines()[-1] == "2 of 5 services up and ready", output
 

@@ -22,7 +22,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from newsflow.settings import ENV_FILE
 
 TIMEOUT_SECONDS = 2.0
-READY_DETAIL_CHARS = 48  # a long reason would push the other columns off the screen
 LAG_METRIC = "newsflow_consumer_lag_records"
 LAST_ERROR_METRIC = "newsflow_last_error_timestamp_seconds"
 
@@ -200,12 +199,18 @@ def status(
     ]
 
 
-def shorten(text: str, chars: int = READY_DETAIL_CHARS) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"
+def why_not(status: ServiceStatus) -> str:
+    """What keeps a service from being up and ready, for the line under its row."""
+    if not status.up:
+        return f"not answering: {status.ready_detail}"
+    if not status.ready:
+        return f"not ready: {status.ready_detail or 'no reason given'}"
+    return ""
 
 
 def table(statuses: Iterable[ServiceStatus], width: int = 120) -> str:
-    """One line per service, then how many are up and ready; lines cut at `width`."""
+    """One line per service (and under it, indented, why it is down or not ready), then how
+    many are up and ready. Lines are cut at `width`."""
     statuses = list(statuses)
     header = ("service", "address", "up", "ready", "records/s", "lag", "last error")
     rows = [header]
@@ -215,18 +220,20 @@ def table(statuses: Iterable[ServiceStatus], width: int = 120) -> str:
                 s.service,
                 s.address,
                 "up" if s.up else "DOWN",
-                "yes" if s.ready else f"no ({shorten(s.ready_detail)})" if s.ready_detail else "no",
+                "yes" if s.ready else "no",
                 "-" if s.records_per_second is None else f"{s.records_per_second:.1f}",
                 "-" if s.lag is None else f"{s.lag:.0f}",
                 s.last_error,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    indent = " " * (widths[0] + 2)
     lines = []
-    for row in rows:
+    for row, status in zip(rows, [None, *statuses], strict=True):
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        line = "  ".join([*cells, row[-1]])
-        lines.append(line if len(line) <= width else line[: width - 1] + "…")
+        lines.append("  ".join([*cells, row[-1]]))
+        if status is not None and (reason := why_not(status)):
+            lines.append(indent + reason)
     healthy = sum(s.healthy for s in statuses)
     lines.append(f"{healthy} of {len(statuses)} services up and ready")
-    return "\n".join(lines)
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in lines)
