@@ -10,10 +10,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -127,9 +125,9 @@ def row(output: str, service: str) -> dict[str, str]:
 @pytest.mark.kafka
 @pytest.mark.timeout(240)
 def test_status_of_a_running_pipeline_with_a_stuck_sink_and_two_services_down(
-    kafka_bootstrap, kafka_admin, unique_name
+    tmp_path, kafka_bootstrap, kafka_admin, unique_name
 ):
-    root = Path(tempfile.mkdtemp(prefix="newsflow-test-status-"))
+    root = tmp_path
     prefix = unique_name("status")
     topics = pipeline_topics(kafka_admin, prefix)
     env = pipeline_env(root, kafka_bootstrap, prefix, topics, ("watcher", "dedup", "sink"))
