@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
+.PHONY: help venv up up-observed down kafka-up kafka-down test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,8 +20,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# OBSERVE=1: Prometheus too (Debian's package), scraping every service on loopback.
+OBSERVE ?= 0
 up: venv ## Start the broker and every service in the foreground, watching ./inbox (Ctrl-C stops)
-	deploy/local/up.sh
+	OBSERVE=$(OBSERVE) deploy/local/up.sh
+
+up-observed: ## `make up` plus Prometheus on http://127.0.0.1:9090 with the alert rules
+	$(MAKE) up OBSERVE=1
 
 down: ## Stop everything `make up` started, broker included
 	deploy/local/down.sh

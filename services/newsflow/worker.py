@@ -29,6 +29,7 @@ from pydantic import Field, ValidationError
 
 from newsflow import __version__, logs
 from newsflow import kafka as newsflow_kafka
+from newsflow.lag import LagMonitor
 from newsflow.records import (
     DeadLetter,
     DeadLetterReason,
@@ -41,7 +42,7 @@ from newsflow.records import (
 )
 from newsflow.records import decode as decode_record
 from newsflow.records import encode as encode_record
-from newsflow.runtime import Health, StatusServer
+from newsflow.runtime import Health, StatusServer, track_errors
 from newsflow.settings import KafkaSettings, ServiceSettings
 from newsflow.topics import DEADLETTER, MAX_RECORD_BYTES, Topic
 
@@ -441,8 +442,10 @@ def _ensure_internal_topics(app: faust.App, settings: WorkerSettings, health: He
 
 def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     """Run a Faust app as a newsflow service until SIGTERM: JSON logs, the status server,
-    liveness from a timer on the event loop, readiness while not rebalancing."""
+    liveness from a timer on the event loop, readiness while not rebalancing, and the
+    consumer group's lag per partition of the agents' input topics."""
     logs.configure(settings.service_name, settings.log_level)
+    track_errors()
     health = Health()
 
     @app.timer(1.0)
@@ -453,7 +456,13 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
         else:
             health.set_ready()
 
-    with StatusServer(settings.metrics_host, settings.metrics_port, health):
+    inputs = sorted(
+        {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
+    )
+    with (
+        StatusServer(settings.metrics_host, settings.metrics_port, health),
+        LagMonitor(settings.kafka, app.conf.id, inputs),
+    ):
         log.info(
             "%s %s serving /metrics, /healthz, /readyz on %s:%d",
             settings.service_name,

@@ -405,5 +405,5 @@ def _where(letter: DeadLetter) -> str:
 
 def main() -> None:
     settings = load(SinkSettings)
-    with service_runtime(settings) as runtime:
+    with service_runtime(settings, input_topics=[settings.enriched_topic]) as runtime:
         Sink(settings, runtime).run()
