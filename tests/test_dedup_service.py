@@ -3,6 +3,7 @@ its input topic, verdicts and stories out."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,3 +217,17 @@ def test_a_worker_started_while_the_broker_is_away_waits_for_it(tmp_path, local_
     finally:
         worker.kill()
         broker.stop()
+
+
+def test_sigterm_while_waiting_for_the_broker_exits_zero(tmp_path, rig):
+    from conftest import free_port
+
+    env = {**rig.env, "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    worker = ServiceProcess("dedup", env, tmp_path / "dedup.log").start(wait_ready=False)
+    try:
+        wait_for(
+            lambda: "Kafka unreachable" in worker.http("/readyz")[1], 60, "dedup to wait for Kafka"
+        )
+        assert worker.stop(signal.SIGTERM, timeout=20) == 0
+    finally:
+        worker.kill()

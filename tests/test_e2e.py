@@ -79,11 +79,13 @@ def test_with_the_sink_paused_upstream_finishes_in_bounded_memory_and_nothing_is
     assert compare(paused.stored, fault_free.stored) == [], table
 
 
-# Known defect, found by this test; the check stays as it is and fails when it strikes:
-# once, after the broker was stopped and started, the dedup worker (Faust) logged nothing
-# more and left a partition of articles.raw unconsumed: the pipeline stalled.
+# Once, after the broker was stopped and started, the dedup worker (Faust) kept its
+# partitions and never fetched from them again (faust-streaming issues 175 and 523). Workers
+# now restart themselves in place when records wait and nothing moves for STALL_SECONDS
+# (newsflow.stall); the restart has not yet been seen healing a real stall, so this test
+# stays non-strict: its table says what went wrong when it does.
 @pytest.mark.xfail(
-    strict=False, reason="dedup stalled once after a broker restart (see the comment above)"
+    strict=False, reason="a Faust consumer stall after a broker restart (see the comment above)"
 )
 @pytest.mark.timeout(600)
 def test_under_fire_the_store_equals_the_fault_free_run(corpus, fault_free, run_root):

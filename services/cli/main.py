@@ -5,6 +5,7 @@ loading another service's dependencies (Faust, models).
 """
 
 import importlib
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,8 +36,15 @@ def cli() -> None:
     """newsflow: news article files in, de-duplicated, tagged, stance-classified records out."""
 
 
+def _stop_while_starting(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _service_command(name: str, target: str) -> click.Command:
     def run() -> None:
+        # Until the service installs its own handler (once it has work to drain), SIGTERM
+        # while it starts (loading a model, waiting for the broker) ends it cleanly.
+        signal.signal(signal.SIGTERM, _stop_while_starting)
         module_name, function_name = target.split(":")
         run_service = getattr(importlib.import_module(module_name), function_name)
         try:

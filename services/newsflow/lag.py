@@ -114,6 +114,13 @@ class LagMonitor(Collector):
             updated.add_metric([self.group], updated_at)
         yield updated
 
+    def fresh_reading(self, max_age_seconds: float) -> dict[TopicPartition, int] | None:
+        """The last reading if it is at most `max_age_seconds` old, else None."""
+        with self._lock:
+            if self._updated_at is None or time.time() - self._updated_at > max_age_seconds:
+                return None
+            return dict(self._lag)
+
     def read_once(self) -> dict[TopicPartition, int]:
         if self._admin is None:
             self._admin = newsflow_kafka.admin(self.settings, request_timeout_ms=10_000)

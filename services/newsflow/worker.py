@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from newsflow.records import decode as decode_record
 from newsflow.records import encode as encode_record
 from newsflow.runtime import Health, StatusServer, track_errors
 from newsflow.settings import KafkaSettings, ServiceSettings
+from newsflow.stall import StallWatch
 from newsflow.topics import DEADLETTER, MAX_RECORD_BYTES, Topic
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,12 @@ class WorkerSettings(ServiceSettings):
         default=3, ge=1, description="Attempts at a record before it is dead-lettered."
     )
     deadletter_topic: str = DEADLETTER.name
+    stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Restart in place when records wait on the worker's partitions and none "
+        "has been processed for this long (a consumer that stopped fetching).",
+    )
     group_id: str | None = Field(
         default=None,
         description="Consumer group and prefix of the worker's internal topics "
@@ -182,6 +190,18 @@ class StageMetrics:
         )
 
 
+class _Progress:
+    """Whether the process's stage is in a batch now, and its stall watch (one stage per
+    process, so one of these, like Prometheus's registry)."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.watch = StallWatch(stall_seconds=120.0)
+
+
+PROGRESS = _Progress()
+
+
 class BatchRunner(Generic[In, Prepared]):
     """Runs a stage over batches of events: decode, prepare on a thread, finish, send,
     dead-letter what fails, then let Faust acknowledge the inputs."""
@@ -211,7 +231,12 @@ class BatchRunner(Generic[In, Prepared]):
         async for events in stream.take_events(
             self.settings.batch_size, within=self.settings.batch_seconds
         ):
-            await self.process(events, stream)
+            PROGRESS.busy = True
+            try:
+                await self.process(events, stream)
+            finally:
+                PROGRESS.busy = False
+                PROGRESS.watch.progressed()
 
     async def process(self, events: Sequence[faust.EventT], stream: faust.StreamT) -> None:
         started = time.perf_counter()
@@ -440,6 +465,29 @@ def _ensure_internal_topics(app: faust.App, settings: WorkerSettings, health: He
             pause = min(pause * 2, 30.0)
 
 
+def _waiting_here(app: faust.App, lag: LagMonitor) -> int | None:
+    """Records not yet committed on the input partitions assigned to this instance; None
+    when the lag is not known lately (the broker away: not this worker's stall)."""
+    reading = lag.fresh_reading(max_age_seconds=lag.interval * 3 + 5)
+    if reading is None:
+        return None
+    try:
+        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+    except Exception:  # no consumer yet (starting): nothing known
+        return None
+    return sum(n for tp, n in reading.items() if (tp.topic, tp.partition) in assigned)
+
+
+def _restart_in_place(why: str) -> None:
+    """Replace the process with a fresh start of the same command (same pid, so whatever
+    supervises it sees nothing). Files and sockets close on exec (Python and RocksDB open
+    them close-on-exec), so the new process can take the state folder and the port; what
+    was processed but not committed is delivered again."""
+    log.error("%s; restarting in place", why)
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
 def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     """Run a Faust app as a newsflow service until SIGTERM: JSON logs, the status server,
     liveness from a timer on the event loop, readiness while not rebalancing, and the
@@ -448,6 +496,12 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     track_errors()
     health = Health()
 
+    PROGRESS.watch = StallWatch(settings.stall_seconds)
+    inputs = sorted(
+        {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
+    )
+    lag = LagMonitor(settings.kafka, app.conf.id, inputs)
+
     @app.timer(1.0)
     async def report_health() -> None:
         health.beat()
@@ -455,14 +509,15 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
             health.set_not_ready("rebalancing")
         else:
             health.set_ready()
+        # Rebalancing or restoring tables from their changelogs: waiting is expected.
+        settling = app.rebalancing or getattr(app, "in_recovery", False)
+        stalled = PROGRESS.watch.check(
+            _waiting_here(app, lag), busy=PROGRESS.busy, rebalancing=settling
+        )
+        if stalled:
+            _restart_in_place(f"{settings.service_name} stalled: {stalled}")
 
-    inputs = sorted(
-        {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
-    )
-    with (
-        StatusServer(settings.metrics_host, settings.metrics_port, health),
-        LagMonitor(settings.kafka, app.conf.id, inputs),
-    ):
+    with StatusServer(settings.metrics_host, settings.metrics_port, health), lag:
         log.info(
             "%s %s serving /metrics, /healthz, /readyz on %s:%d",
             settings.service_name,

@@ -253,7 +253,19 @@ class Pipeline:
             env[prefix + "RETRY_MAX_SECONDS"] = "2"
         else:
             env[prefix + "STATE_DIR"] = str(self.root / "state" / name)
+            # A worker whose consumer stopped fetching restarts itself after this long; the
+            # default (120 s) is longer than a short run waits.
+            env[prefix + "STALL_SECONDS"] = "45"
         return env
+
+    def stall_restarts(self) -> dict[str, int]:
+        """Workers that restarted themselves in place because they had stalled, by name."""
+        counts = {}
+        for name, service in self.services.items():
+            text = service.log_path.read_text(errors="replace") if service.log_path.exists() else ""
+            if found := text.count("restarting in place"):
+                counts[name] = found
+        return counts
 
     def start_services(self) -> None:
         for name in SERVICES:

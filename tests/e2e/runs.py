@@ -26,6 +26,7 @@ class Result:
     seconds: float
     exit_codes: dict[str, int | None]
     memory: dict[str, int] = field(default_factory=dict)  # peak RSS bytes by service
+    stall_restarts: dict[str, int] = field(default_factory=dict)  # see newsflow.stall
     # With the sink paused: the records waiting for it on its topic when it was resumed,
     # and the services' peak RSS until then.
     sink_backlog: int | None = None
@@ -119,6 +120,7 @@ def run(
         seconds = time.monotonic() - started
         exit_codes = pipeline.stop_services()
         report, stored = checks.check(corpus, pipeline)
+        stall_restarts = pipeline.stall_restarts()
     finally:
         if controller is not None:
             controller.stop()
@@ -131,6 +133,7 @@ def run(
         seconds,
         exit_codes,
         memory=peaks,
+        stall_restarts=stall_restarts,
         sink_backlog=sink_backlog,
         memory_while_paused=memory_while_paused,
         faults=controller.counts() if controller else {},
@@ -152,6 +155,7 @@ def summary(result: Result, title: str) -> str:
         ("articles expected in the store", figures.get("articles expected")),
         ("articles stored", figures.get("articles stored")),
         ("exact copies dropped", figures.get("exact copies dropped")),
+        ("files sent again after a crash, dropped", figures.get("files sent again")),
         ("near copies linked", figures.get("near copies linked")),
     ]
     rows += [(f"failed: {reason}", n) for reason, n in figures.get("failed by reason", {}).items()]
@@ -160,6 +164,7 @@ def summary(result: Result, title: str) -> str:
     rows += [(f"fault: {name}", n) for name, n in result.faults.items()]
     rows += [
         ("faults injected", sum(result.faults.values())),
+        ("stalled workers restarted in place", sum(result.stall_restarts.values())),
         ("lost", len(result.report.lost)),
         ("doubled", len(result.report.doubled)),
         ("differences from fault-free run", len(result.differences)),
