@@ -40,7 +40,8 @@ def _service_command(name: str, target: str) -> click.Command:
         run_service = getattr(importlib.import_module(module_name), function_name)
         try:
             run_service()
-        except SettingsError as error:
+        except (SettingsError, newsflow_kafka.KafkaAuthenticationError) as error:
+            # Configuration the operator must fix: a restart with the same settings won't help.
             click.echo(f"newsflow {name}: {error}", err=True)
             sys.exit(2)
 
@@ -68,6 +69,8 @@ def topics(replication_factor: int | None, wait_seconds: float) -> None:
         raise click.ClickException(str(error)) from None
     try:
         client = newsflow_kafka.admin(settings, bootstrap_timeout_ms=int(wait_seconds * 1000))
+    except newsflow_kafka.KafkaAuthenticationError as error:
+        raise click.ClickException(str(error)) from None
     except KafkaError as error:
         raise click.ClickException(
             f"no Kafka broker answered at {settings.bootstrap_servers} within "
