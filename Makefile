@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down test bench bench-sink models ner-model schemas lint format lock clean stance-model
+.PHONY: help venv up down kafka-up kafka-down k8s-tools test bench bench-sink models ner-model schemas lint format lock clean stance-model
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ kafka-up: ## Start only the local Kafka broker (in the background)
 kafka-down: ## Stop the local Kafka broker
 	$(PYTHON) deploy/kafka/localkafka.py stop
 
-test: venv ## Run the whole test suite (starts its own broker)
+k8s-tools: ## Build kustomize and fetch the CRDs that deploy/k8s is checked against (once, needs Go)
+	$(PYTHON) deploy/k8s/tools.py fetch
+
+test: venv k8s-tools ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv bench-sink ## Measure throughput, latency and footprint (prints the figures)
