@@ -199,12 +199,13 @@ def test_the_password_appears_in_no_log_and_on_no_metrics_page(pipeline):
 
 
 def test_a_wrong_password_is_refused_with_an_error_that_says_so(secure_broker):
-    # kafka-python sees the refusal on most attempts, not all (some end as a plain
-    # disconnect): the wait leaves room for several.
-    refused = newsflow("topics", "--wait", "10", env=kafka_env(secure_broker, WRONG_PASSWORD))
+    refused = newsflow("topics", "--wait", "4", env=kafka_env(secure_broker, WRONG_PASSWORD))
     assert refused.returncode == 1
     message = refused.stderr
-    assert f"refused the login of '{USER}' with SCRAM-SHA-512" in message, message
+    # Either the broker's refusal, or (when kafka-python lost it, see newsflow.kafka) the
+    # broker closing the connection during the login: both name the login and what to check.
+    assert f"the login of '{USER}' with SCRAM-SHA-512" in message, message
+    assert "refuse" in message
     assert "NEWSFLOW_KAFKA_SASL_PASSWORD" in message
     assert WRONG_PASSWORD not in message
 

@@ -72,9 +72,17 @@ def topics(replication_factor: int | None, wait_seconds: float) -> None:
     except newsflow_kafka.KafkaAuthenticationError as error:
         raise click.ClickException(str(error)) from None
     except KafkaError as error:
+        # kafka-python can miss a refused login that arrives together with the broker
+        # closing the connection; then the timeout is all there is to report.
+        maybe_login = (
+            "; or the brokers refused the login (NEWSFLOW_KAFKA_SASL_USERNAME, "
+            "NEWSFLOW_KAFKA_SASL_PASSWORD)"
+            if settings.sasl_mechanism
+            else ""
+        )
         raise click.ClickException(
             f"no Kafka broker answered at {settings.bootstrap_servers} within "
-            f"{wait_seconds:.0f}s (NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS): {error}"
+            f"{wait_seconds:.0f}s (NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS): {error}{maybe_login}"
         ) from None
     try:
         report = newsflow_kafka.ensure_topics(client, replication_factor=replication_factor)

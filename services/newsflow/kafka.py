@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
-from kafka.errors import KafkaError, SaslAuthenticationFailedError
+from kafka.errors import KafkaConnectionError, KafkaError, SaslAuthenticationFailedError
 
 from newsflow.settings import KafkaSettings
 from newsflow.topics import ALL, MAX_RECORD_BYTES, Topic
@@ -32,19 +32,34 @@ class _RefusedLogins(logging.Handler):
 
     kafka-python retries a refused SASL login like a lost connection until its bootstrap
     times out, then raises "Unable to bootstrap": true, but it sends the operator looking
-    for a network problem. The refusal itself is logged (at ERROR) with the error as an
-    argument; this keeps it so the timeout can be reported as what it is.
+    for a network problem. The refusal is logged (at ERROR) with the error as an argument;
+    this keeps it so the timeout can be reported as what it is.
+
+    Kafka sends its refusal and closes the connection at the same moment, and kafka-python
+    drops data that arrives together with the end of the stream: then the refusal is lost
+    and only "Connection lost" is logged, for a connection that had already spoken Kafka
+    with the broker (its API versions are known). With SASL on, the only step left then
+    is the login; that is noted too, as the Java client does ("terminated during
+    authentication").
     """
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.refusal: SaslAuthenticationFailedError | None = None
+        self.closed_during_login = False
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
         for arg in args:
             if isinstance(arg, SaslAuthenticationFailedError):
                 self.refusal = arg
+        if (
+            len(args) == 2
+            and isinstance(args[1], KafkaConnectionError)
+            and getattr(args[0], "broker_version_data", None) is not None
+            and not getattr(args[0], "connected", True)
+        ):
+            self.closed_during_login = True
 
 
 @contextlib.contextmanager
@@ -65,14 +80,22 @@ def connect(make: Callable[..., Client], settings: KafkaSettings, config: dict[s
         try:
             return make(**config)
         except KafkaError as error:
-            if watch.refusal is None:
-                raise
-            raise KafkaAuthenticationError(
-                f"the brokers at {settings.bootstrap_servers} refused the login of "
-                f"{settings.sasl_username!r} with {settings.sasl_mechanism} "
-                f"({_first_line(watch.refusal)}); check NEWSFLOW_KAFKA_SASL_USERNAME, "
-                "NEWSFLOW_KAFKA_SASL_PASSWORD and NEWSFLOW_KAFKA_SASL_MECHANISM"
-            ) from error
+            login = f"the login of {settings.sasl_username!r} with {settings.sasl_mechanism}"
+            check = (
+                "check NEWSFLOW_KAFKA_SASL_USERNAME, NEWSFLOW_KAFKA_SASL_PASSWORD and "
+                "NEWSFLOW_KAFKA_SASL_MECHANISM"
+            )
+            if watch.refusal is not None:
+                raise KafkaAuthenticationError(
+                    f"the brokers at {settings.bootstrap_servers} refused {login} "
+                    f"({_first_line(watch.refusal)}); {check}"
+                ) from error
+            if watch.closed_during_login and settings.sasl_mechanism:
+                raise KafkaAuthenticationError(
+                    f"the brokers at {settings.bootstrap_servers} closed the connection during "
+                    f"{login}, as Kafka does when it refuses a login; {check}"
+                ) from error
+            raise
 
 
 def _first_line(error: Exception) -> str:
