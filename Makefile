@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down kafka-up kafka-down k8s-tools test bench bench-sink models ner-model schemas lint format lock clean stance-model
+.PHONY: help venv up up-observed down kafka-up kafka-down k8s-tools test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create the virtual environment with newsflow and its tools
 
@@ -20,8 +20,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# OBSERVE=1: Prometheus too (Debian's package), scraping every service on loopback.
+OBSERVE ?= 0
 up: venv ## Start the broker and every service in the foreground, watching ./inbox (Ctrl-C stops)
-	deploy/local/up.sh
+	OBSERVE=$(OBSERVE) deploy/local/up.sh
+
+up-observed: ## `make up` plus Prometheus on http://127.0.0.1:9090 with the alert rules
+	$(MAKE) up OBSERVE=1
 
 down: ## Stop everything `make up` started, broker included
 	deploy/local/down.sh
@@ -37,6 +42,16 @@ k8s-tools: ## Build kustomize and fetch the CRDs that deploy/k8s is checked agai
 
 test: venv k8s-tools ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# SEED=n replays a run (the seed is printed at the start of every run).
+E2E_ARTICLES ?= 500
+CHAOS_ARTICLES ?= 2000
+
+e2e: venv ## The whole pipeline on its own broker: a mixed corpus in, the store checked, a summary table
+	$(BIN)/python -m tests.e2e run --articles $(E2E_ARTICLES) $(if $(SEED),--seed $(SEED))
+
+chaos: venv ## Fault-free run, then the same corpus while services are killed and broker and store go away; stores must match
+	$(BIN)/python -m tests.e2e chaos --articles $(CHAOS_ARTICLES) $(if $(SEED),--seed $(SEED))
 
 bench: venv bench-sink ## Measure throughput, latency and footprint (prints the figures)
 	$(BIN)/python tests/benchmarks/watcher.py --json data/bench/watcher.json

@@ -12,11 +12,20 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient
 
+from newsflow import kafka as newsflow_kafka
 from newsflow.settings import KafkaSettings
+from newsflow.topics import ALL as ALL_TOPICS
+from newsflow.topics import Topic
+
+from conftest import free_port
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1):
@@ -99,6 +108,43 @@ class ServiceProcess:
     def logs(self) -> list[dict]:
         lines = self.log_path.read_text(errors="replace").splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def pipeline_topics(admin: KafkaAdminClient, prefix: str) -> dict[str, Topic]:
+    """Every topic of the pipeline under a name of its own (`<prefix>.articles.raw`, ...),
+    created on the broker; keyed by the declared name."""
+    topics = {topic.name: replace(topic, name=f"{prefix}.{topic.name}") for topic in ALL_TOPICS}
+    newsflow_kafka.ensure_topics(admin, topics.values(), replication_factor=1)
+    return topics
+
+
+def pipeline_env(
+    root: Path, bootstrap: str, prefix: str, topics: dict[str, Topic], services
+) -> dict[str, str]:
+    """The settings of `services` run as one pipeline of their own: the given topics, a
+    consumer group, state folder and free status port each, the inbox and SQLite store under
+    root, the committed models and the example claims file."""
+    env = {"NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    for service in services:
+        upper = f"NEWSFLOW_{service.upper()}"
+        env[f"{upper}_METRICS_PORT"] = str(free_port())
+        env[f"{upper}_STATE_DIR"] = str(root / "state" / service)
+        env[f"{upper}_GROUP_ID"] = f"{prefix}-{service}"
+        for name, topic in topics.items():
+            # articles.raw -> NEWSFLOW_DEDUP_RAW_TOPIC; settings ignore names they lack.
+            env[f"{upper}_{name.split('.')[1].upper()}_TOPIC"] = topic.name
+    env |= {
+        "NEWSFLOW_WATCHER_INBOX": str(root / "inbox"),
+        "NEWSFLOW_WATCHER_PROCESSED_DIR": str(root / "processed"),
+        "NEWSFLOW_WATCHER_FAILED_DIR": str(root / "failed"),
+        "NEWSFLOW_WATCHER_SETTLE_SECONDS": "0.3",
+        "NEWSFLOW_ENTITIES_MODEL_DIR": str(REPO / "models/ner"),
+        "NEWSFLOW_STANCE_MODEL_DIR": str(REPO / "models/stance"),
+        "NEWSFLOW_STANCE_CLAIMS_FILE": str(REPO / "deploy/stance/claims.yaml"),
+        "NEWSFLOW_SINK_STORE_URL": f"sqlite:///{root / 'newsflow.db'}",
+    }
+    (root / "inbox").mkdir(parents=True, exist_ok=True)
+    return env
 
 
 def read_topic(

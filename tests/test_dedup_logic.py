@@ -107,6 +107,38 @@ def test_a_different_article_is_unique_and_starts_its_own_story():
     assert section.story_lead_headline == "Bridge reopens"
 
 
+# --- the same record again, after a crash -------------------------------------------------------
+
+
+def test_the_same_record_again_gets_the_verdict_it_got_first():
+    dedup = fresh()
+    original = article("Port closed after storm", synthetic_body(3))
+    kept = paragraphs(original.body)
+    copy = article("Storm closes port", "\n\n".join(kept[:5]))
+    dedup.see(original, origin="articles.raw[0]@10")
+    first = dedup.see(copy, origin="articles.raw[1]@20")
+    # Redelivered after a crash: the same records from the same offsets.
+    assert dedup.see(original, origin="articles.raw[0]@10").verdict is DedupVerdict.UNIQUE
+    assert dedup.see(copy, origin="articles.raw[1]@20") == first
+    assert dedup.redelivered_total == 2
+    # The same text in another record is a copy sent again: an exact duplicate.
+    again = dedup.see(original, origin="articles.raw[0]@11")
+    assert again.verdict is DedupVerdict.EXACT_DUPLICATE
+
+
+def test_an_article_whose_first_visit_a_crash_cut_short_is_no_copy_of_itself():
+    # The index tables reached their changelogs but the `articles` entry did not: on
+    # restore the article is in the buckets and the story terms, yet unknown.
+    dedup = fresh()
+    original = article("Port closed after storm", synthetic_body(3))
+    dedup.see(original, origin="articles.raw[0]@10")
+    del dedup.state.articles[original.article_id]
+    section = dedup.see(original, origin="articles.raw[0]@10")
+    assert section.verdict is DedupVerdict.UNIQUE
+    assert section.near_duplicate_of is None
+    assert section.story_id == original.article_id
+
+
 # --- near duplicates of a seed ----------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 from newsflow import kafka as newsflow_kafka
 from newsflow.records import RawArticle, encode
 from newsflow.settings import KafkaSettings
-from newsflow.topics import RAW
+from newsflow.topics import DEDUPED, RAW
 
 from examples import raw_article
 from helpers import ServiceProcess, committed_records, read_topic, wait_for
@@ -178,3 +178,41 @@ def test_sigterm_drains_and_exits_zero(rig):
         restarted.stop()
     assert len({a["article_id"] for a in passed}) == 30
     assert rig.out(rig.duplicates, 0, settle=1) == [], "nothing redelivered became a duplicate"
+
+
+def test_a_worker_started_while_the_broker_is_away_waits_for_it(tmp_path, local_kafka_module, rig):
+    # A broker of its own, started only after the worker: as when a worker is restarted
+    # during a broker outage.
+    from conftest import free_port
+
+    broker = local_kafka_module.LocalKafka(
+        home=tmp_path / "kafka", port=free_port(), controller_port=free_port()
+    )
+    env = {**rig.env, "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+    for name in ("RAW", "DEDUPED", "DUPLICATES", "DEADLETTER"):
+        del env[f"NEWSFLOW_DEDUP_{name}_TOPIC"]  # the declared topics, made below
+    worker = ServiceProcess("dedup", env, tmp_path / "dedup.log").start(wait_ready=False)
+    try:
+        wait_for(lambda: worker.http("/readyz")[0] == 503, 60, "dedup to answer /readyz")
+        wait_for(
+            lambda: "Kafka unreachable" in worker.http("/readyz")[1], 60, "the reason on /readyz"
+        )
+        assert worker.http("/healthz")[0] == 200
+        assert worker.process.poll() is None, "the worker exited instead of waiting"
+
+        broker.start()
+        settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, client_id="test")
+        admin = newsflow_kafka.admin(settings)
+        newsflow_kafka.ensure_topics(admin)
+        admin.close()
+        wait_for(worker.ready, 120, "dedup to be ready once the broker is up")
+        article = raw_article("Port closed after storm", "The port closed. " * 40)
+        producer = newsflow_kafka.producer(settings)
+        producer.send(RAW.name, key=article.article_id.encode(), value=encode(article))
+        producer.flush()
+        producer.close()
+        [(_, out)] = read_topic(settings, DEDUPED.name, 1, 90)
+        assert out["article_id"] == article.article_id
+    finally:
+        worker.kill()
+        broker.stop()

@@ -1,8 +1,19 @@
-"""`make up` runs every service there is: the Procfile and its settings follow the CLI."""
+"""`make up` runs every service there is: the Procfile and its settings follow the CLI;
+`make up OBSERVE=1` adds Prometheus with the local scrape config."""
 
+import json
+import os
+import subprocess
+import urllib.request
 from pathlib import Path
 
+import pytest
+
+from newsflow.status import StatusSettings
 from newsflow_cli.main import SERVICE_COMMANDS
+
+from conftest import free_port
+from helpers import wait_for
 
 LOCAL = Path(__file__).resolve().parents[1] / "deploy/local"
 
@@ -30,3 +41,48 @@ def test_local_settings_keep_state_out_of_the_repository_tree():
     for name, value in settings.items():
         if name.endswith(("_DIR", "_INBOX")):
             assert value.startswith(("./data/", "./inbox")), f"{name}={value}: git-ignored?"
+
+
+def test_observed_make_up_runs_prometheus_with_the_local_config_and_the_rules(tmp_path):
+    """`make up OBSERVE=1` starts Debian's prometheus through deploy/local/prometheus.sh: it
+    scrapes every service at its loopback port, has the rules loaded, and stops again."""
+    script = LOCAL / "prometheus.sh"
+    port = free_port()
+    env = {
+        **os.environ,
+        "PROMETHEUS_PORT": str(port),
+        "PROMETHEUS_DATA": str(tmp_path / "data"),
+        "PROMETHEUS_RUN_DIR": str(tmp_path / "run"),
+    }
+    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=60)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert f"prometheus ready on http://127.0.0.1:{port}" in started.stdout
+        api = f"http://127.0.0.1:{port}/api/v1"
+
+        def scraped() -> dict[str, str]:
+            with urllib.request.urlopen(f"{api}/targets", timeout=10) as answer:
+                targets = json.load(answer)["data"]["activeTargets"]
+            return {
+                t["labels"]["service"]: t["scrapeUrl"]
+                for t in targets
+                if t["labels"]["job"] == "newsflow"
+            }
+
+        # Targets appear once the first discovery has run, a moment after ready.
+        assert wait_for(scraped, 30, "Prometheus's targets") == {
+            service: f"http://127.0.0.1:{service_port}/metrics"
+            for service, service_port in StatusSettings().ports().items()
+        }
+        with urllib.request.urlopen(f"{api}/rules", timeout=10) as answer:
+            groups = {group["name"] for group in json.load(answer)["data"]["groups"]}
+        assert {"newsflow-rates", "newsflow-latency", "newsflow-alerts"} <= groups
+        pid = int((tmp_path / "run/prometheus.pid").read_text())
+    finally:
+        stopped = subprocess.run(
+            [script, "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not (tmp_path / "run/prometheus.pid").exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -2,6 +2,8 @@
 # `make up`: the local broker in the background (started and checked ready), the topics, then
 # every service in the foreground under honcho with prefixed output. Ctrl-C or `make down`
 # stops the services and then the broker. Reads ./inbox, writes ./data.
+# OBSERVE=1 (`make up OBSERVE=1`, `make up-observed`) also starts Prometheus (Debian's
+# package) with the local scrape config and the alert rules, on http://127.0.0.1:9090.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,12 +17,16 @@ stop_all() {
         kill -TERM "$runner" 2>/dev/null
         wait "$runner"
     fi
+    [ "${OBSERVE:-0}" = 1 ] && deploy/local/prometheus.sh stop
     python deploy/kafka/localkafka.py stop
     rm -f .run/up.pid
 }
 
 python deploy/kafka/localkafka.py start
 trap stop_all EXIT
+if [ "${OBSERVE:-0}" = 1 ]; then
+    deploy/local/prometheus.sh start
+fi
 trap 'exit 0' INT TERM
 newsflow topics
 echo $$ > .run/up.pid

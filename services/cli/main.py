@@ -6,6 +6,7 @@ loading another service's dependencies (Faust, models).
 
 import importlib
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -231,6 +232,64 @@ def query(
     finally:
         store.close()
     click.echo(questions.render(answer, output))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Where the services run.")
+@click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="SERVICE=PORT",
+    help="A service's status port (default: its NEWSFLOW_<SERVICE>_METRICS_PORT, else 9101-9105).",
+)
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between the two readings records/s is computed from.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Refresh until Ctrl-C instead of printing once.",
+)
+def status(host: str, ports: tuple[str, ...], interval: float, watch: bool) -> None:
+    """Per service: up, ready (or why not), records/s in, consumer lag, last error.
+
+    Read from each service's own /metrics and /readyz. Exits 1 when any service is down
+    or not ready (0 when all are), so scripts can wait on it.
+    """
+    import shutil
+
+    from newsflow import status as pipeline_status
+
+    try:
+        where = load(pipeline_status.StatusSettings).ports()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    for given in ports:
+        service, _, port = given.partition("=")
+        if service not in where or not port.isdigit():
+            raise click.BadParameter(
+                f"{given!r}: expected SERVICE=PORT with SERVICE one of {', '.join(where)}",
+                param_hint="--port",
+            )
+        where[service] = int(port)
+    try:
+        while True:
+            statuses = pipeline_status.status(where, host, interval)
+            width = shutil.get_terminal_size((120, 24)).columns
+            if watch:
+                click.clear()
+                click.echo(time.strftime("%H:%M:%S  newsflow status (Ctrl-C to stop)"))
+            click.echo(pipeline_status.table(statuses, width))
+            if not watch:
+                sys.exit(0 if all(s.healthy for s in statuses) else 1)
+            time.sleep(max(2.0 - interval, 0.0))
+    except KeyboardInterrupt:
+        return
 
 
 @cli.group(name="eval")

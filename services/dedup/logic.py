@@ -153,15 +153,25 @@ class Deduplicator:
         # Counters since this object was made, for metrics (Prometheus counters restart
         # from zero with the process anyway); what must survive a restart is in `state`.
         self.expired_total = 0
+        self.redelivered_total = 0
         self.verdicts_total: dict[str, int] = {verdict.value: 0 for verdict in DedupVerdict}
 
-    def see(self, article: DedupInput) -> DedupSection:
+    def see(self, article: DedupInput, origin: str | None = None) -> DedupSection:
         """The dedup section of `article`, which is then remembered (unless it is an exact
-        duplicate: its original stands for it)."""
+        duplicate: its original stands for it).
+
+        `origin` names the record that carried the article (topic, partition, offset). The
+        same record seen again, as after a crash, gets the answer it got the first time
+        rather than being called a duplicate of itself. The answer is kept in the article's
+        own `articles` entry, written once, so no crash can leave one without the other.
+        """
         time = self._advance_clock(article_time(article))
         cutoff = self.state.clock["watermark"] - self.settings.expiry_days * DAY_SECONDS
 
         known = self.state.articles.get(article.article_id)
+        if known is not None and origin is not None and known.get("origin") == origin:
+            self.redelivered_total += 1
+            return DedupSection.model_validate(known["section"])
         if known is not None and known["time"] >= cutoff:
             section = DedupSection(
                 verdict=DedupVerdict.EXACT_DUPLICATE,
@@ -173,7 +183,9 @@ class Deduplicator:
             return section
 
         fingerprint = self._fingerprint(article)
-        copy, not_copies = self._near_duplicate(fingerprint.hashes, fingerprint.band_keys, cutoff)
+        copy, not_copies = self._near_duplicate(
+            article.article_id, fingerprint.hashes, fingerprint.band_keys, cutoff
+        )
         if copy is not None:
             copy_of = copy.summary["copy_of"] or copy.article_id
             similarity = copy.containment
@@ -192,13 +204,13 @@ class Deduplicator:
             )
         else:
             copy_of = None
-            story = self._story(fingerprint.profile, time, not_copies)
+            story = self._story(article.article_id, fingerprint.profile, time, not_copies)
             section = DedupSection(
                 verdict=DedupVerdict.UNIQUE,
                 story_id=story["story_id"] if story else article.article_id,
                 story_lead_headline=story["story_lead_headline"] if story else article.title,
             )
-        self._remember(article.article_id, time, copy_of, section, fingerprint)
+        self._remember(article.article_id, time, copy_of, section, fingerprint, origin)
         self.verdicts_total[section.verdict] += 1
         return section
 
@@ -220,15 +232,20 @@ class Deduplicator:
         return _Fingerprint(hashes, signature, self._band_keys.keys(signature), profile)
 
     def _near_duplicate(
-        self, hashes: np.ndarray, band_keys: list[str], cutoff: float
+        self, own_id: str, hashes: np.ndarray, band_keys: list[str], cutoff: float
     ) -> tuple[_Copy | None, list[str]]:
         """The verified copy with the highest containment among the articles sharing a band,
-        and the candidates that were not copies (they often report the same story)."""
+        and the candidates that were not copies (they often report the same story).
+
+        The article's own id is never a candidate: it is in the index without an `articles`
+        entry only when a crash cut its first visit short (the tables are separate
+        changelogs), and an article is no copy of itself."""
         settings = self.settings
         shared_bands: dict[str, int] = {}
         for key in band_keys:
             for article_id in self.state.lsh_buckets.get(key, ()):
-                shared_bands[article_id] = shared_bands.get(article_id, 0) + 1
+                if article_id != own_id:
+                    shared_bands[article_id] = shared_bands.get(article_id, 0) + 1
         # Most shared bands first (the likeliest copies); ties in the order first met.
         ranked = sorted(shared_bands, key=lambda article_id: -shared_bands[article_id])
         best: _Copy | None = None
@@ -251,10 +268,11 @@ class Deduplicator:
         return best, not_copies
 
     def _story(
-        self, profile: dict[str, float], time: float, also_consider: list[str]
+        self, own_id: str, profile: dict[str, float], time: float, also_consider: list[str]
     ) -> dict[str, Any] | None:
         """The summary of the most similar earlier article within the story window, if the
-        similarity reaches the threshold; None when the article starts a story."""
+        similarity reaches the threshold; None when the article starts a story (its own
+        id, left by a visit a crash cut short, does not count)."""
         settings = self.settings
         window = settings.story_window_days * DAY_SECONDS
         votes: dict[str, float] = dict.fromkeys(also_consider, 1.0)
@@ -263,7 +281,8 @@ class Deduplicator:
             # A term many articles are posted under is common: sharing it counts for less.
             weight = 1.0 / (1.0 + len(posted) / 8.0)
             for article_id in posted:
-                votes[article_id] = votes.get(article_id, 0.0) + weight
+                if article_id != own_id:
+                    votes[article_id] = votes.get(article_id, 0.0) + weight
         ranked = sorted(votes, key=lambda article_id: -votes[article_id])
         best, best_score = None, settings.story_threshold
         for article_id in ranked[: settings.max_story_candidates]:
@@ -284,6 +303,7 @@ class Deduplicator:
         copy_of: str | None,
         section: DedupSection,
         fingerprint: _Fingerprint,
+        origin: str | None,
     ) -> None:
         settings = self.settings
         state = self.state
@@ -291,6 +311,8 @@ class Deduplicator:
             "time": time,
             "story_id": section.story_id,
             "story_lead_headline": section.story_lead_headline,
+            "origin": origin,
+            "section": section.model_dump(mode="json"),
         }
         state.summaries[article_id] = {
             "time": time,

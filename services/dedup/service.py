@@ -20,7 +20,6 @@ import faust
 from newsflow import __version__
 from newsflow.records import (
     DedupedArticle,
-    DedupSection,
     DedupVerdict,
     RawArticle,
     TraceEntry,
@@ -45,31 +44,19 @@ class DedupStage(Stage[RawArticle, None]):
     name = "dedup"
     input_record = RawArticle
 
-    def __init__(self, deduplicator: Deduplicator, decisions, settings: DedupWorkerSettings):
+    def __init__(self, deduplicator: Deduplicator, settings: DedupWorkerSettings):
         self.deduplicator = deduplicator
-        # article_id -> {"source": "topic[p]@offset", "section": {...}}: the verdict given to
-        # a record, so that the same record redelivered after a crash gets the same answer
-        # instead of being called a duplicate of itself.
-        self.decisions = decisions
         self.settings = settings
 
     def prepare(self, records: Sequence[RawArticle]) -> list[None]:
         return [None] * len(records)
 
     def finish(self, record: RawArticle, _prepared: None, source: Source) -> list[Output]:
-        earlier = self.decisions.get(record.article_id)
-        if earlier is not None and earlier["source"] == str(source):
-            metrics.REDELIVERED.inc()
-            section = DedupSection.model_validate(earlier["section"])
-        else:
-            expired_before = self.deduplicator.expired_total
-            section = self.deduplicator.see(record)
-            metrics.EXPIRED.inc(self.deduplicator.expired_total - expired_before)
-            if section.verdict != DedupVerdict.EXACT_DUPLICATE:
-                self.decisions[record.article_id] = {
-                    "source": str(source),
-                    "section": section.model_dump(mode="json"),
-                }
+        deduplicator = self.deduplicator
+        expired, redelivered = deduplicator.expired_total, deduplicator.redelivered_total
+        section = deduplicator.see(record, origin=str(source))
+        metrics.EXPIRED.inc(deduplicator.expired_total - expired)
+        metrics.REDELIVERED.inc(deduplicator.redelivered_total - redelivered)
         metrics.VERDICTS.labels(section.verdict.value).inc()
         if section.similarity is not None:
             metrics.SIMILARITY.observe(section.similarity)
@@ -108,9 +95,8 @@ def build(settings: DedupWorkerSettings):
 
     tables = {name: table(name, False) for name in PARTITIONED_TABLES}
     tables |= {name: table(name, True) for name in GLOBAL_TABLES}
-    decisions = table("decisions", False)
     deduplicator = Deduplicator(DedupState(**tables), settings.logic())
-    stage = DedupStage(deduplicator, decisions, settings)
+    stage = DedupStage(deduplicator, settings)
     runner = BatchRunner(app, stage, settings, StageMetrics("dedup"))
     source = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes)
 

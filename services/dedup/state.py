@@ -13,9 +13,12 @@ from typing import Any
 
 # The value shapes, one per mapping (times are seconds since the epoch, by article time):
 #
-# articles     article_id -> {"time": float, "story_id": str, "story_lead_headline": str|None}
-#              every indexed article: answers "seen this exact text before?". Keyed like the
-#              input topic, so it can be a table partitioned like `articles.raw`.
+# articles     article_id -> {"time": float, "story_id": str, "story_lead_headline": str|None,
+#                             "origin": str|None (the record that carried it first),
+#                             "section": {...} (the dedup section it was given)}
+#              every indexed article: answers "seen this exact text before?" and "is this
+#              the same record again?". Keyed like the input topic, so it can be a table
+#              partitioned like `articles.raw`.
 # summaries    article_id -> {"time": float, "copy_of": str|None, "story_id": str,
 #                             "story_lead_headline": str|None, "shingles": str (base64 of
 #                             sorted little-endian uint32), "minhash": str (base64 of

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,11 +22,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Gauge,
     Info,
     generate_latest,
 )
 
 from newsflow import __version__, logs
+from newsflow.lag import LagMonitor
 from newsflow.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,51 @@ class Health:
             return self._ready, self._why_not_ready or "ok"
 
 
+LAST_ERROR_AT = Gauge(
+    "newsflow_last_error_timestamp_seconds",
+    "When the service last logged an error (Unix time), by the module that logged it.",
+    ["logger"],
+)
+ERROR_MESSAGE_CHARS = 300
+
+
+class LastError(logging.Handler):
+    """Remembers the last ERROR the service logged, for /healthz, /readyz and
+    `newsflow status`, and stamps its time on `newsflow_last_error_timestamp_seconds`."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self._last: dict[str, object] | None = None
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not hide the error itself
+            message = str(record.msg)
+        LAST_ERROR_AT.labels(record.name).set(record.created)
+        with self._guard:
+            self._last = {
+                "at": record.created,
+                "logger": record.name,
+                "message": message[:ERROR_MESSAGE_CHARS],
+            }
+
+    def last(self) -> dict[str, object] | None:
+        with self._guard:
+            return dict(self._last) if self._last else None
+
+
+LAST_ERROR = LastError()
+
+
+def track_errors() -> None:
+    """Keep the last logged error (call after `logs.configure`, which resets the handlers)."""
+    root = logging.getLogger()
+    if LAST_ERROR not in root.handlers:
+        root.addHandler(LAST_ERROR)
+
+
 class StatusServer:
     """Serves /metrics, /healthz and /readyz on one port, in a background thread."""
 
@@ -117,7 +164,9 @@ def _handler_for(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRe
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif self.path in ("/healthz", "/readyz"):
                 ok, why = health.liveness() if self.path == "/healthz" else health.readiness()
-                body = json.dumps({"status": "ok" if ok else "fail", "detail": why}).encode()
+                answer = {"status": "ok" if ok else "fail", "detail": why}
+                answer["last_error"] = LAST_ERROR.last()
+                body = json.dumps(answer).encode()
                 self._send(200 if ok else 503, "application/json", body)
             else:
                 self._send(404, "text/plain", b"not found: try /metrics, /healthz or /readyz\n")
@@ -187,9 +236,16 @@ def signals_set(stopping: StopRequest) -> Iterator[None]:
 
 
 @contextmanager
-def service_runtime(settings: ServiceSettings) -> Iterator[Runtime]:
-    """Logging, the status server and signal handling around a kafka-python service's loop."""
+def service_runtime(
+    settings: ServiceSettings, input_topics: Iterable[str] = ()
+) -> Iterator[Runtime]:
+    """Logging, the status server and signal handling around a kafka-python service's loop.
+
+    A service whose settings name a consumer group (`group_id`) also exports that group's
+    lag per partition (`newsflow_consumer_lag_records`) on `input_topics`, from the start:
+    before its first commit, a group lags by everything on them."""
     logs.configure(settings.service_name, settings.log_level)
+    track_errors()
     Info(f"newsflow_{settings.service_name}_build", "Version of the running service.").info(
         {"version": __version__}
     )
@@ -200,6 +256,9 @@ def service_runtime(settings: ServiceSettings) -> Iterator[Runtime]:
             StatusServer(settings.metrics_host, settings.metrics_port, health)
         )
         resources.enter_context(signals_set(stopping))
+        group = getattr(settings, "group_id", None)
+        if group:
+            resources.enter_context(LagMonitor(settings.kafka, group, input_topics))
         log.info(
             "%s %s serving /metrics, /healthz, /readyz on %s:%d",
             settings.service_name,

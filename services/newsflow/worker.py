@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import faust
+from kafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 from pydantic import Field, ValidationError
 
 from newsflow import __version__, logs
 from newsflow import kafka as newsflow_kafka
+from newsflow.lag import LagMonitor
 from newsflow.records import (
     DeadLetter,
     DeadLetterReason,
@@ -41,7 +43,7 @@ from newsflow.records import (
 )
 from newsflow.records import decode as decode_record
 from newsflow.records import encode as encode_record
-from newsflow.runtime import Health, StatusServer
+from newsflow.runtime import Health, StatusServer, track_errors
 from newsflow.settings import KafkaSettings, ServiceSettings
 from newsflow.topics import DEADLETTER, MAX_RECORD_BYTES, Topic
 
@@ -231,14 +233,17 @@ class BatchRunner(Generic[In, Prepared]):
 
         records = [record for record, _, _ in decoded]
         prepared = await self._prepare_all(records, [s for _, s, _ in decoded], outputs)
+        # A batch has no "current event", but a table write needs one: it writes its
+        # changelog to the partition of the event being processed. The stream's own current
+        # event is put back afterwards (nothing awaits in between): take_events' buffering
+        # reads it for the next event, which may already be waiting, and crashes on None.
+        in_hand = stream.current_event
         for (record, source, event), result in zip(decoded, prepared, strict=True):
             if result is _FAILED:
                 continue
-            # A batch has no "current event", but a table write needs one: it writes its
-            # changelog to the partition of the event being processed.
             stream._set_current_event(event)
             outputs.extend(self._finish(record, result, source))
-        stream._set_current_event(None)
+        stream._set_current_event(in_hand)
 
         await self._send(outputs)
         elapsed = time.perf_counter() - started
@@ -419,17 +424,35 @@ def internal_topics(app: faust.App) -> list[Topic]:
     return [*declared, leader]
 
 
+def _ensure_internal_topics(app: faust.App, settings: WorkerSettings, health: Health) -> None:
+    """Create the app's internal topics before Faust starts: when Faust creates them itself,
+    the first rebalance can run before the new topics are in the metadata, and the worker
+    then waits forever. A worker (re)started while the broker is away waits for it (live,
+    not ready), as the other services do, rather than exiting."""
+    pause = 1.0
+    while True:
+        health.beat()
+        try:
+            admin = newsflow_kafka.admin(settings.kafka, bootstrap_timeout_ms=10_000)
+            try:
+                newsflow_kafka.ensure_topics(admin, internal_topics(app))
+                return
+            finally:
+                admin.close()
+        except KafkaError as error:
+            why = f"Kafka unreachable at {settings.kafka.bootstrap_servers}: {error}"
+            health.set_not_ready(why)
+            log.warning("%s; retrying in %.0fs", why, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+
 def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     """Run a Faust app as a newsflow service until SIGTERM: JSON logs, the status server,
-    liveness from a timer on the event loop, readiness while not rebalancing."""
+    liveness from a timer on the event loop, readiness while not rebalancing, and the
+    consumer group's lag per partition of the agents' input topics."""
     logs.configure(settings.service_name, settings.log_level)
-    # Created before Faust starts: when Faust creates them itself, the first rebalance can
-    # run before the new topics are in the metadata, and the worker then waits forever.
-    admin = newsflow_kafka.admin(settings.kafka)
-    try:
-        newsflow_kafka.ensure_topics(admin, internal_topics(app))
-    finally:
-        admin.close()
+    track_errors()
     health = Health()
 
     @app.timer(1.0)
@@ -440,7 +463,13 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
         else:
             health.set_ready()
 
-    with StatusServer(settings.metrics_host, settings.metrics_port, health):
+    inputs = sorted(
+        {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
+    )
+    with (
+        StatusServer(settings.metrics_host, settings.metrics_port, health),
+        LagMonitor(settings.kafka, app.conf.id, inputs),
+    ):
         log.info(
             "%s %s serving /metrics, /healthz, /readyz on %s:%d",
             settings.service_name,
@@ -448,6 +477,7 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
             settings.metrics_host,
             settings.metrics_port,
         )
+        _ensure_internal_topics(app, settings, health)
         worker = faust.Worker(
             app,
             loglevel=settings.log_level,

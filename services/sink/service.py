@@ -382,6 +382,10 @@ class Sink:
             heartbeat_interval_ms=3_000,
             bootstrap_timeout_ms=10_000,
         )
+        # The group's leader assigns partitions from its own metadata: a consumer that joins
+        # before it has fetched the topic's partitions is assigned nothing, and only finds
+        # out at its next metadata refresh (metadata_max_age_ms, 5 minutes). Fetch it first.
+        consumer.partitions_for_topic(self.settings.enriched_topic)
         consumer.subscribe([self.settings.enriched_topic])
         return consumer
 
@@ -401,5 +405,5 @@ def _where(letter: DeadLetter) -> str:
 
 def main() -> None:
     settings = load(SinkSettings)
-    with service_runtime(settings) as runtime:
+    with service_runtime(settings, input_topics=[settings.enriched_topic]) as runtime:
         Sink(settings, runtime).run()

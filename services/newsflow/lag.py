@@ -1,0 +1,159 @@
+"""Consumer lag of a service's consumer group, per partition, as a Prometheus gauge.
+
+Lag is what the group has not processed yet: a partition's end offset minus the group's
+committed offset. It is read from the broker (the group's committed offsets and the
+partitions' end offsets) by a background thread every few seconds, so it is true whatever
+client library the service consumes with, and a scrape never waits on Kafka.
+
+Every instance of a scaled-out worker reports the lag of the whole group: aggregate with
+`max by (topic, partition)` before summing, never a plain sum over instances.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient, OffsetSpec
+from kafka.errors import KafkaError
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from newsflow import kafka as newsflow_kafka
+from newsflow.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+LAG_METRIC = "newsflow_consumer_lag_records"
+UPDATED_METRIC = "newsflow_consumer_lag_updated_timestamp_seconds"
+
+
+def group_lag(
+    admin: KafkaAdminClient, group: str, topics: Iterable[str] = ()
+) -> dict[TopicPartition, int]:
+    """Lag per partition of `topics` and of every topic the group has committed offsets on.
+
+    A partition the group has never committed on lags by everything on it (the workers
+    start from the earliest offset)."""
+    committed = {
+        tp: meta.offset
+        for tp, meta in admin.list_group_offsets(group).get(group, {}).items()
+        if meta is not None and meta.offset is not None and meta.offset >= 0
+    }
+    wanted = set(topics) | {tp.topic for tp in committed}
+    if not wanted:
+        return {}
+    partitions = [
+        TopicPartition(described["name"], partition["partition_index"])
+        for described in admin.describe_topics(sorted(wanted))
+        if not described.get("error_code")
+        for partition in described["partitions"]
+    ]
+    if not partitions:
+        return {}
+    ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+    starts = {}
+    never_committed = [tp for tp in partitions if tp not in committed]
+    if never_committed:
+        starts = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in never_committed})
+    lag = {}
+    for tp in partitions:
+        position = committed[tp] if tp in committed else starts[tp].offset
+        lag[tp] = max(ends[tp].offset - position, 0)
+    return lag
+
+
+class LagMonitor(Collector):
+    """Reads the group's lag every `interval_seconds` on a thread; exports the last reading.
+
+    While the broker does not answer, the last reading stays exported and its age shows in
+    `newsflow_consumer_lag_updated_timestamp_seconds`."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        group: str,
+        topics: Iterable[str] = (),
+        interval_seconds: float = 5.0,
+        registry: CollectorRegistry | None = REGISTRY,
+    ) -> None:
+        self.settings = settings
+        self.group = group
+        self.topics = tuple(topics)
+        self.interval = interval_seconds
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._lag: dict[TopicPartition, int] = {}
+        self._updated_at: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="consumer-lag", daemon=True)
+        self._admin: KafkaAdminClient | None = None
+        self._failing = False
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            lag, updated_at = dict(self._lag), self._updated_at
+        family = GaugeMetricFamily(
+            LAG_METRIC,
+            "Records on the partition not yet committed by the service's consumer group.",
+            labels=["group", "topic", "partition"],
+        )
+        for tp, records in sorted(lag.items()):
+            family.add_metric([self.group, tp.topic, str(tp.partition)], records)
+        yield family
+        updated = GaugeMetricFamily(
+            UPDATED_METRIC,
+            "When the consumer lag was last read from the broker (Unix time).",
+            labels=["group"],
+        )
+        if updated_at is not None:
+            updated.add_metric([self.group], updated_at)
+        yield updated
+
+    def read_once(self) -> dict[TopicPartition, int]:
+        if self._admin is None:
+            self._admin = newsflow_kafka.admin(self.settings, request_timeout_ms=10_000)
+        lag = group_lag(self._admin, self.group, self.topics)
+        with self._lock:
+            self._lag, self._updated_at = lag, time.time()
+        return lag
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.read_once()
+                if self._failing:
+                    log.info("consumer lag of %s readable again", self.group)
+                self._failing = False
+            except (KafkaError, OSError, KeyError, ValueError) as error:
+                # Once per outage, not every few seconds; the service itself says more.
+                if not self._failing:
+                    log.warning("cannot read the consumer lag of %s: %r", self.group, error)
+                self._failing = True
+                self._close_admin()
+            self._stop.wait(self.interval)
+        self._close_admin()
+
+    def _close_admin(self) -> None:
+        if self._admin is not None:
+            try:
+                self._admin.close()
+            except Exception:  # closing a broken client must not stop the thread
+                log.debug("closing the lag admin client failed", exc_info=True)
+            self._admin = None
+
+    def __enter__(self) -> LagMonitor:
+        if self._registry is not None:
+            self._registry.register(self)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+        if self._registry is not None:
+            self._registry.unregister(self)

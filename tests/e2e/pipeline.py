@@ -1,0 +1,404 @@
+"""The whole pipeline on this machine: its own broker (deploy/kafka/localkafka.py, on free
+ports, under the run's folder), the topics, and every service in SERVICES as its own
+process with its own settings, which the harness can stop, kill and restart.
+
+The stages and what they add follow SERVICES, so the harness is right with whichever
+services exist."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from newsflow.settings import KafkaSettings
+from newsflow_cli.main import SERVICES
+
+from .corpus import MAX_FILE_BYTES
+
+REPO = Path(__file__).resolve().parents[2]
+DRAIN_SECONDS = 30  # every service's drain timeout (grace period after SIGTERM)
+log = logging.getLogger("e2e")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A worker between two topics: its consumer group, what it reads, the section it adds."""
+
+    service: str
+    group: str
+    reads: str
+    section: str | None
+
+
+# The chain in pipeline order; a stage is part of a run when its service exists.
+WORKERS = (
+    Stage("dedup", "newsflow-dedup", "articles.raw", "dedup"),
+    Stage("entities", "newsflow-entities", "articles.deduped", "entities"),
+    Stage("stance", "newsflow-stance", "articles.tagged", "stance"),
+    Stage("sink", "newsflow-sink", "articles.enriched", None),
+)
+
+
+def stages() -> list[Stage]:
+    return [stage for stage in WORKERS if stage.service in SERVICES]
+
+
+def expected_sections() -> list[str]:
+    """The sections every stored record must carry: one per worker that exists."""
+    return [stage.section for stage in WORKERS if stage.section and stage.service in SERVICES]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _local_kafka_module():
+    spec = importlib.util.spec_from_file_location("localkafka", REPO / "deploy/kafka/localkafka.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Service:
+    """`newsflow <name>` as its own process, logging to a file, restartable."""
+
+    def __init__(self, name: str, env: dict[str, str], log_path: Path, prefix=()) -> None:
+        self.name = name
+        self.env = env
+        self.log_path = log_path
+        self.prefix = tuple(prefix)
+        self.port = int(env[f"NEWSFLOW_{name.upper()}_METRICS_PORT"])
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+        self.draining = False  # stopped on purpose by the chaos controller, restarted by it
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*self.prefix, sys.executable, "-m", "newsflow_cli", self.name],
+                env=self.env,
+                cwd=REPO,  # the models are found relative to the repository
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.starts += 1
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def http(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return 0
+
+    def metrics(self) -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        if self.running():
+            self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.wait(30)
+
+    def rss_bytes(self) -> int | None:
+        """Resident memory now (the watcher's setpriv execs it, so the pid is the service's)."""
+        if not self.running():
+            return None
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return None
+
+
+class MemoryWatch:
+    """Peak resident memory of every service over a run, sampled twice a second (a restarted
+    service continues its name's peak)."""
+
+    def __init__(self, services: dict[str, Service]) -> None:
+        self.services = services
+        self.peaks: dict[str, int] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="memory", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.5):
+            for name, service in list(self.services.items()):
+                rss = service.rss_bytes()
+                if rss is not None and rss > self.peaks.get(name, 0):
+                    self.peaks[name] = rss
+
+    def stop(self) -> dict[str, int]:
+        self.stopping.set()
+        self.thread.join()
+        return dict(self.peaks)
+
+
+class Pipeline:
+    """A run's folder, broker and services. Everything lives under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.inbox = self.root / "inbox"
+        self.processed = self.root / "processed"
+        self.failed = self.root / "failed"
+        self.outside = self.root / "outside"  # targets of symbolic links, never read
+        self.store_path = self.root / "store" / "newsflow.db"
+        self.logs = self.root / "logs"
+        for folder in (self.inbox, self.outside, self.logs, self.store_path.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        localkafka = _local_kafka_module()
+        self.broker = localkafka.LocalKafka(
+            home=self.root / "kafka", port=free_port(), controller_port=free_port()
+        )
+        self.settings = KafkaSettings(
+            bootstrap_servers=self.broker.bootstrap_servers, client_id="newsflow-e2e"
+        )
+        self.services: dict[str, Service] = {}
+
+    # The broker.
+
+    def start_broker(self) -> None:
+        self.broker.start(timeout=120)
+
+    def stop_broker(self) -> None:
+        self.broker.stop()
+
+    def create_topics(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "newsflow_cli", "topics"],
+            env=self._base_env(),
+            cwd=REPO,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # The broker answers the creation before its metadata lists the partitions; a
+        # consumer that joins its group in between is assigned nothing until its next
+        # metadata refresh (kafka-python: 5 minutes). Services start once they are listed.
+        deadline = time.monotonic() + 60
+        consumer = KafkaConsumer(**self.settings.kafka_python())
+        try:
+            while not all(consumer.partitions_for_topic(s.reads) for s in stages()):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the topics were created but never listed by the broker")
+                time.sleep(0.5)
+                consumer.close()
+                consumer = KafkaConsumer(**self.settings.kafka_python())
+        finally:
+            consumer.close()
+
+    # The services.
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+        env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+        env["NEWSFLOW_KAFKA_CLIENT_ID"] = "newsflow-e2e"
+        return env
+
+    def service_env(self, name: str) -> dict[str, str]:
+        prefix = f"NEWSFLOW_{name.upper()}_"
+        env = self._base_env()
+        env[prefix + "METRICS_PORT"] = str(free_port())
+        env[prefix + "DRAIN_TIMEOUT_SECONDS"] = str(DRAIN_SECONDS)
+        if name == "watcher":
+            env[prefix + "INBOX"] = str(self.inbox)
+            env[prefix + "PROCESSED_DIR"] = str(self.processed)
+            env[prefix + "FAILED_DIR"] = str(self.failed)
+            env[prefix + "STATE_DIR"] = str(self.root / "state" / name)
+            env[prefix + "MAX_FILE_BYTES"] = str(MAX_FILE_BYTES)
+            env[prefix + "SETTLE_SECONDS"] = "0.5"
+        elif name == "sink":
+            env[prefix + "STORE_URL"] = f"sqlite:///{self.store_path}"
+            env[prefix + "BATCH_TIMEOUT_SECONDS"] = "0.5"
+            env[prefix + "RETRY_MAX_SECONDS"] = "2"
+        else:
+            env[prefix + "STATE_DIR"] = str(self.root / "state" / name)
+        return env
+
+    def start_services(self) -> None:
+        for name in SERVICES:
+            # As root the watcher would read files without permission; without these two
+            # capabilities it obeys file permissions as a real deployment's user does.
+            prefix = (
+                ("setpriv", "--bounding-set=-dac_override,-dac_read_search")
+                if name == "watcher" and os.geteuid() == 0
+                else ()
+            )
+            service = Service(name, self.service_env(name), self.logs / f"{name}.log", prefix)
+            self.services[name] = service
+            service.start()
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        for service in self.services.values():
+            while service.http("/readyz") != 200:
+                if not service.running():
+                    raise RuntimeError(
+                        f"{service.name} exited with {service.process.returncode}; "
+                        f"see {service.log_path}"
+                    )
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{service.name} not ready after {timeout:.0f}s")
+                time.sleep(0.5)
+
+    def stop_services(self, timeout: float = 60) -> dict[str, int | None]:
+        """SIGTERM to every service at once; their exit codes (None: still running)."""
+        for service in self.services.values():
+            service.signal(signal.SIGTERM)
+        codes = {name: service.wait(timeout) for name, service in self.services.items()}
+        for service in self.services.values():
+            if service.running():
+                service.kill()
+        return codes
+
+    def close(self) -> None:
+        for service in self.services.values():
+            if service.running():
+                service.kill()
+        with contextlib.suppress(Exception):
+            self.stop_broker()
+
+    def check_alive(self) -> None:
+        """Fail at once when a service exited by itself (a SIGKILL or SIGTERM from the chaos
+        controller is not that: the controller restarts what it stopped)."""
+        for service in self.services.values():
+            code = service.process.poll() if service.process else None
+            if code is not None and code != -signal.SIGKILL and not service.draining:
+                tail = service.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{service.name} exited by itself with {code}:\n{tail}")
+
+    # Progress.
+
+    def inbox_files(self) -> int:
+        return sum(1 for path in self.inbox.rglob("*") if path.is_file() or path.is_symlink())
+
+    def lag(self) -> dict[str, int]:
+        """Records each stage has not committed yet, by service."""
+        admin = KafkaAdminClient(**self.settings.kafka_python())
+        consumer = KafkaConsumer(**self.settings.kafka_python())
+        try:
+            lags = {}
+            for stage in stages():
+                partitions = [
+                    TopicPartition(stage.reads, p)
+                    for p in consumer.partitions_for_topic(stage.reads) or ()
+                ]
+                ends = consumer.end_offsets(partitions)
+                committed = admin.list_group_offsets(stage.group).get(stage.group, {})
+                lags[stage.service] = sum(
+                    ends[tp] - max(0, committed[tp].offset if tp in committed else 0)
+                    for tp in partitions
+                )
+            return lags
+        finally:
+            consumer.close()
+            admin.close()
+
+    def stored_count(self) -> int:
+        import sqlite3
+
+        if not self.store_path.exists():
+            return 0
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True)
+            ) as connection:
+                return connection.execute("SELECT count(*) FROM articles").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    def wait_upstream(self, timeout: float, quiet: float = 4.0) -> None:
+        """Until the inbox is empty and every stage before the sink has nothing left (what
+        the sink has not taken waits on its topic)."""
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while True:
+            self.check_alive()
+            try:
+                lags = self.lag()
+                state = (self.inbox_files(), {k: v for k, v in lags.items() if k != "sink"})
+            except KafkaError as error:
+                state = ("kafka", str(error))
+            done = isinstance(state[1], dict) and state[0] == 0 and not any(state[1].values())
+            if state != last:
+                last, since = state, time.monotonic()
+            elif done and time.monotonic() - since >= quiet:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"upstream not done after {timeout:.0f}s: {state}")
+            time.sleep(1)
+
+    def idle_for(self, quiet: float) -> bool:
+        """True when the inbox is empty, no stage has records left and nothing changed in
+        the store for `quiet` seconds (measured across calls)."""
+        try:
+            state = (self.inbox_files(), tuple(self.lag().values()), self.stored_count())
+        except KafkaError:
+            return False
+        now = time.monotonic()
+        if state != getattr(self, "_idle_state", None):
+            self._idle_state, self._idle_since = state, now
+        return state[0] == 0 and not any(state[1]) and now - self._idle_since >= quiet
+
+    def wait_idle(self, timeout: float, quiet: float = 6.0, also=lambda: True) -> float:
+        """Until the inbox is empty, no stage has records left and nothing changed for
+        `quiet` seconds. Returns the seconds it took."""
+        started = time.monotonic()
+        last, since = None, time.monotonic()
+        while True:
+            self.check_alive()
+            try:
+                state = (self.inbox_files(), tuple(self.lag().values()), self.stored_count())
+            except KafkaError as error:
+                state = ("kafka", str(error))
+            idle = state[0] == 0 and not any(state[1]) and also()
+            if state != last:
+                last, since = state, time.monotonic()
+            elif idle and time.monotonic() - since >= quiet:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(
+                    f"the pipeline was not idle after {timeout:.0f}s: inbox files, lag by "
+                    f"stage, stored = {json.dumps(state, default=str)}"
+                )
+            time.sleep(1)
