@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-observed down kafka-up kafka-down test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
+.PHONY: help venv up up-observed down kafka-up kafka-down k8s-tools test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ kafka-up: ## Start only the local Kafka broker (in the background)
 kafka-down: ## Stop the local Kafka broker
 	$(PYTHON) deploy/kafka/localkafka.py stop
 
-test: venv ## Run the whole test suite (starts its own broker)
+k8s-tools: ## Build kustomize and fetch the CRDs that deploy/k8s is checked against (once, needs Go)
+	$(PYTHON) deploy/k8s/tools.py fetch
+
+test: venv k8s-tools ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # SEED=n replays a run (the seed is printed at the start of every run).

@@ -65,6 +65,16 @@ def test_unknown_paths_say_where_to_look(served):
     assert status == 404 and "/metrics" in body
 
 
+def test_the_status_port_listens_only_on_the_configured_address():
+    """NEWSFLOW_<SERVICE>_METRICS_HOST: loopback by default, 0.0.0.0 in a pod."""
+    with StatusServer("127.0.0.2", 0, Health(), CollectorRegistry()) as server:
+        url = f"http://127.0.0.2:{server.port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200
+        with socket.socket() as elsewhere, pytest.raises(ConnectionRefusedError):
+            elsewhere.connect(("127.0.0.1", server.port))
+
+
 def test_a_port_in_use_gives_a_clear_error():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

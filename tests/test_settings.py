@@ -34,6 +34,8 @@ def test_a_bad_kafka_value_names_the_kafka_variable(monkeypatch):
 
 
 def test_a_password_never_appears_in_errors_or_reprs(monkeypatch):
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SASL_USERNAME", "newsflow")
     monkeypatch.setenv("NEWSFLOW_KAFKA_SASL_PASSWORD", "hunter2")
     monkeypatch.setenv("NEWSFLOW_KAFKA_SASL_MECHANISM", "SCRAM-SHA-1")
     with pytest.raises(SettingsError) as error:
@@ -44,6 +46,25 @@ def test_a_password_never_appears_in_errors_or_reprs(monkeypatch):
     settings = load(KafkaSettings)
     assert "hunter2" not in repr(settings)
     assert settings.kafka_python()["sasl_plain_password"] == "hunter2"
+
+
+def test_sasl_without_its_credentials_names_what_is_missing(monkeypatch):
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SASL_USERNAME", "newsflow")
+    with pytest.raises(SettingsError) as error:
+        load(ExampleSettings)
+    assert str(error.value) == (
+        "invalid settings: NEWSFLOW_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs "
+        "NEWSFLOW_KAFKA_SASL_PASSWORD"
+    )
+
+
+def test_a_sasl_mechanism_without_a_sasl_protocol_is_refused(monkeypatch):
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SECURITY_PROTOCOL", "SSL")
+    monkeypatch.setenv("NEWSFLOW_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    with pytest.raises(SettingsError, match="SASL_MECHANISM=SCRAM-SHA-512 is set but"):
+        load(ExampleSettings)
 
 
 def test_explicit_arguments_win_over_the_environment(monkeypatch):

@@ -49,7 +49,8 @@ def _service_command(name: str, target: str) -> click.Command:
         run_service = getattr(importlib.import_module(module_name), function_name)
         try:
             run_service()
-        except SettingsError as error:
+        except (SettingsError, newsflow_kafka.KafkaAuthenticationError) as error:
+            # Configuration the operator must fix: a restart with the same settings won't help.
             click.echo(f"newsflow {name}: {error}", err=True)
             sys.exit(2)
 
@@ -77,10 +78,20 @@ def topics(replication_factor: int | None, wait_seconds: float) -> None:
         raise click.ClickException(str(error)) from None
     try:
         client = newsflow_kafka.admin(settings, bootstrap_timeout_ms=int(wait_seconds * 1000))
+    except newsflow_kafka.KafkaAuthenticationError as error:
+        raise click.ClickException(str(error)) from None
     except KafkaError as error:
+        # kafka-python can miss a refused login that arrives together with the broker
+        # closing the connection; then the timeout is all there is to report.
+        maybe_login = (
+            "; or the brokers refused the login (NEWSFLOW_KAFKA_SASL_USERNAME, "
+            "NEWSFLOW_KAFKA_SASL_PASSWORD)"
+            if settings.sasl_mechanism
+            else ""
+        )
         raise click.ClickException(
             f"no Kafka broker answered at {settings.bootstrap_servers} within "
-            f"{wait_seconds:.0f}s (NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS): {error}"
+            f"{wait_seconds:.0f}s (NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS): {error}{maybe_login}"
         ) from None
     try:
         report = newsflow_kafka.ensure_topics(client, replication_factor=replication_factor)

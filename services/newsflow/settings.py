@@ -8,7 +8,7 @@ start with a message naming the variable, never deep inside the code later.
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_FILE = ".env"
@@ -34,6 +34,29 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> "KafkaSettings":
+        # Caught here rather than as a refused login (or a silently unauthenticated one).
+        uses_sasl = self.security_protocol.startswith("SASL_")
+        if uses_sasl:
+            missing = [
+                f"NEWSFLOW_KAFKA_{name.upper()}"
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(
+                    f"NEWSFLOW_KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs "
+                    + ", ".join(missing)
+                )
+        elif self.sasl_mechanism:
+            raise ValueError(
+                f"NEWSFLOW_KAFKA_SASL_MECHANISM={self.sasl_mechanism} is set but "
+                f"NEWSFLOW_KAFKA_SECURITY_PROTOCOL={self.security_protocol} does not use SASL "
+                "(SASL_SSL or SASL_PLAINTEXT does)"
+            )
+        return self
 
     def kafka_python(self) -> dict[str, Any]:
         """Connection arguments for kafka-python clients (producer, consumer, admin)."""
@@ -90,6 +113,9 @@ def load(settings_class: type[S], **overrides: Any) -> S:
         prefix = failed_class.model_config.get("env_prefix", "")
         problems = []
         for problem in error.errors():
+            if not problem["loc"]:  # a check across fields: its message names them
+                problems.append(problem["msg"].removeprefix("Value error, "))
+                continue
             variable = prefix + "_".join(str(part) for part in problem["loc"]).upper()
             given = problem.get("input")
             secret = "PASSWORD" in variable or isinstance(given, dict)

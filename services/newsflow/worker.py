@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import os
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -123,7 +124,7 @@ def faust_app(name: str, settings: WorkerSettings, **options: Any) -> faust.App:
     return faust.App(
         settings.group_id or f"newsflow-{name}",
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
-        broker_credentials=_credentials(kafka),
+        broker_credentials=broker_credentials(kafka),
         broker_client_id=f"{kafka.client_id}-{name}",
         store="rocksdb://",
         datadir=str(settings.state_dir),
@@ -142,17 +143,23 @@ def faust_app(name: str, settings: WorkerSettings, **options: Any) -> faust.App:
     )
 
 
-def _credentials(kafka: KafkaSettings) -> Any:
+def broker_credentials(kafka: KafkaSettings) -> Any:
+    """Faust's `broker_credentials` for these settings: SASL and/or TLS, or None for PLAINTEXT."""
     if kafka.security_protocol == "PLAINTEXT":
         return None
     context = None
     if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = faust.auth.ssl.create_default_context(
-            purpose=faust.auth.ssl.Purpose.SERVER_AUTH,
+        # What kafka-python does with the same settings: verify the broker's certificate and
+        # host name against the CA file (the system's CAs without one), and present a client
+        # certificate when one is configured.
+        context = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH,
             cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None,
         )
         if kafka.ssl_certfile:
-            context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile))
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
     if kafka.sasl_mechanism:
         password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
         return faust.SASLCredentials(

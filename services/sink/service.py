@@ -371,8 +371,8 @@ class Sink:
         return newsflow_kafka.producer(self.settings.kafka, bootstrap_timeout_ms=10_000)
 
     def _new_consumer(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(
-            **self.settings.kafka.kafka_python(),
+        consumer = newsflow_kafka.consumer(
+            self.settings.kafka,
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
