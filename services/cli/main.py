@@ -359,14 +359,18 @@ def eval_dedup(stream: Path, as_json: bool, predictions: Path | None) -> None:
     click.echo(json.dumps(report.figures()) if as_json else format_report(report))
 
 
-@eval_group.command(name="build-dedup-stream")
-@click.option(
+# Where the FNC-1 training files are read from (never copied into the repository).
+fnc1_option = click.option(
     "--fnc1",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("../shared/data/fnc1"),
     show_default=True,
     help="Folder with FNC-1's train_bodies.csv and train_stances.csv.",
 )
+
+
+@eval_group.command(name="build-dedup-stream")
+@fnc1_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -473,13 +477,7 @@ def eval_stance(
 
 
 @eval_group.command(name="build-stance-split")
-@click.option(
-    "--fnc1",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("../shared/data/fnc1"),
-    show_default=True,
-    help="Folder with FNC-1's train_bodies.csv and train_stances.csv.",
-)
+@fnc1_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

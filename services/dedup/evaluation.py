@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from newsflow.groups import Groups
 from newsflow.identity import article_id
 from newsflow.records import DedupVerdict
 
@@ -267,20 +268,12 @@ def format_report(report: EvalReport) -> str:
 
 def _copy_groups(ids: list[str], links: list[str | None]) -> list[str]:
     """Each item's copy group (a representative id): connected components of the links."""
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
+    groups: Groups[str] = Groups()
     for item_id, link in zip(ids, links, strict=True):
-        find(item_id)
+        groups.find(item_id)
         if link is not None:
-            parent[find(item_id)] = find(link)
-    return [find(item_id) for item_id in ids]
+            groups.join(item_id, link)
+    return [groups.find(item_id) for item_id in ids]
 
 
 def _pairs(sizes: Iterable[int]) -> int:

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .fnc import LABELS, Dataset
-from .model import ModelError, index_pairs
+from .model import index_pairs, load_model, save_model
 
 BASELINE_FILE = "baseline-model.joblib"
 BASELINE_SEED = 14128  # the baseline's own random_state
@@ -127,17 +126,8 @@ class BaselineModel:
         return [LABELS[i] for i in np.argmax(probabilities, axis=1)], probabilities
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / BASELINE_FILE
-        joblib.dump(self, path, compress=3)
-        return path
+        return save_model(self, folder / BASELINE_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> BaselineModel:
-        path = folder / BASELINE_FILE
-        if not path.is_file():
-            raise ModelError(f"no baseline model at {path} (train one with `make stance-model`)")
-        model = joblib.load(path)
-        if not isinstance(model, cls):
-            raise ModelError(f"{path} holds a {type(model).__name__}, not the baseline")
-        return model
+        return load_model(folder / BASELINE_FILE, cls, "the FNC-1 baseline model")

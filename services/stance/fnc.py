@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsflow.groups import Groups
+
 LABELS: tuple[str, ...] = ("agree", "disagree", "discuss", "unrelated")
 RELATED: frozenset[str] = frozenset(("agree", "disagree", "discuss"))
 
@@ -141,27 +143,19 @@ def story_split(
     and pairs across the two are dropped. So no held-out claim, nor any other phrasing of
     its story's claim, is seen in training (as in FNC-1's test set, unlike the official split).
     """
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
+    nodes: Groups[str] = Groups()
     for pair in data.pairs:
-        headline, body = root("h" + pair.headline), root(f"b{pair.body_id}")
-        if pair.stance in RELATED and headline != body:
-            parent[headline] = body
+        headline, body = nodes.find("h" + pair.headline), nodes.find(f"b{pair.body_id}")
+        if pair.stance in RELATED:
+            nodes.join(headline, body)
     for body_id in data.bodies:
-        root(f"b{body_id}")
+        nodes.find(f"b{body_id}")
     stories: dict[str, list[str]] = {}
-    for node in list(parent):
-        stories.setdefault(root(node), []).append(node)
+    for node in list(nodes):
+        stories.setdefault(nodes.find(node), []).append(node)
     order = sorted(stories)
     random.Random(seed).shuffle(order)
-    headlines = sum(1 for node in parent if node.startswith("h"))
+    headlines = sum(1 for node in nodes if node.startswith("h"))
     held: set[str] = set()
     held_headlines = 0
     for story in order:

@@ -30,6 +30,26 @@ class ModelError(RuntimeError):
     """The model file is missing or was written by an incompatible version."""
 
 
+def save_model(model: object, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, path, compress=3)
+    return path
+
+
+def load_model(path: Path, kind: type, what: str):
+    """A model written by `save_model`; ModelError when it is missing, cannot be unpickled
+    (another scikit-learn release) or is not a `kind`."""
+    if not path.is_file():
+        raise ModelError(f"no {what} at {path} (train one with `make stance-model`)")
+    try:
+        model = joblib.load(path)
+    except Exception as error:  # unpickling reports anything from AttributeError on
+        raise ModelError(f"cannot load {path}: {error!r}") from error
+    if not isinstance(model, kind):
+        raise ModelError(f"{path} holds a {type(model).__name__}, not {what}")
+    return model
+
+
 @dataclass(frozen=True)
 class TrainingOptions:
     seed: int = 1
@@ -136,23 +156,11 @@ class StanceModel:
         return f"stance-{self.options.seed}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:12]}"
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / MODEL_FILE
-        joblib.dump(self, path, compress=3)
-        return path
+        return save_model(self, folder / MODEL_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> StanceModel:
-        path = folder / MODEL_FILE
-        if not path.is_file():
-            raise ModelError(f"no stance model at {path} (train one with `make stance-model`)")
-        try:
-            model = joblib.load(path)
-        except Exception as error:  # unpickling reports anything from AttributeError on
-            raise ModelError(f"cannot load {path}: {error!r}") from error
-        if not isinstance(model, cls):
-            raise ModelError(f"{path} holds a {type(model).__name__}, not a stance model")
-        return model
+        return load_model(folder / MODEL_FILE, cls, "a stance model")
 
 
 def _booster(options: TrainingOptions, iterations: int) -> HistGradientBoostingClassifier:
