@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from newsflow import __version__
-from newsflow.records import DedupedArticle, EntitiesSection, TaggedArticle, TraceEntry
+from newsflow.records import DedupedArticle, EntitiesSection, TaggedArticle
 from newsflow.settings import load
 from newsflow.topics import DEDUPED
 from newsflow.worker import BatchRunner, Output, Source, Stage, StageMetrics, faust_app, run_worker
@@ -45,15 +43,7 @@ class EntitiesStage(Stage[DedupedArticle, EntitiesSection]):
         metrics.MENTIONS_PER_ARTICLE.observe(len(section.mentions))
         for entity in section.entities:
             metrics.ENTITIES.labels(entity.label.value).inc()
-        trace = TraceEntry(
-            stage="entities",
-            service_version=__version__,
-            model_version=self.model_version,
-            processed_at=datetime.now(UTC),
-        )
-        tagged = TaggedArticle(
-            **record.model_dump(exclude={"trace"}), trace=[*record.trace, trace], entities=section
-        )
+        tagged = self.passed_on(record, TaggedArticle, entities=section)
         return [Output(self.settings.tagged_topic, record.article_id, tagged)]
 
 

@@ -37,6 +37,7 @@ from newsflow.records import (
     DeadLetterReason,
     Record,
     RecordInput,
+    TraceEntry,
     excerpt,
 )
 from newsflow.records import (
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 In = TypeVar("In", bound=Record)
 Prepared = TypeVar("Prepared")
+Out = TypeVar("Out", bound=Record)
 
 
 class WorkerSettings(ServiceSettings):
@@ -113,6 +115,19 @@ class Stage(Generic[In, Prepared]):
 
     def finish(self, record: In, prepared: Prepared, source: Source) -> list[Output]:
         raise NotImplementedError
+
+    def passed_on(self, record: In, next_record: type[Out], **section: Any) -> Out:
+        """`record` as the next topic's record: its fields, this stage's entry appended to
+        its trace, and the section this stage adds (e.g. `stance=...`)."""
+        entry = TraceEntry(
+            stage=self.name,
+            service_version=__version__,
+            model_version=self.model_version,
+            processed_at=datetime.now(UTC),
+        )
+        return next_record(
+            **record.model_dump(exclude={"trace"}), trace=[*record.trace, entry], **section
+        )
 
 
 def faust_app(name: str, settings: WorkerSettings, **options: Any) -> faust.App:

@@ -14,10 +14,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from newsflow import __version__, logs
-from newsflow.records import EnrichedArticle, StanceSection, TaggedArticle, TraceEntry
+from newsflow import logs
+from newsflow.records import EnrichedArticle, StanceSection, TaggedArticle
 from newsflow.settings import SettingsError, load
 from newsflow.worker import BatchRunner, Output, Source, Stage, StageMetrics, faust_app, run_worker
 from newsflow_stance import metrics
@@ -57,17 +56,7 @@ class StanceStage(Stage[TaggedArticle, StanceSection]):
                 getattr(claim.probabilities, claim.label.value)
             )
         metrics.CLAIMS_PER_ARTICLE.observe(len(section.claims))
-        trace = TraceEntry(
-            stage="stance",
-            service_version=__version__,
-            model_version=self.model_version,
-            processed_at=datetime.now(UTC),
-        )
-        enriched = EnrichedArticle(
-            **record.model_dump(exclude={"trace"}),
-            trace=[*record.trace, trace],
-            stance=section,
-        )
+        enriched = self.passed_on(record, EnrichedArticle, stance=section)
         return [Output(self.settings.enriched_topic, record.article_id, enriched)]
 
 
