@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -258,6 +258,15 @@ class DeadLetter(Record):
 
 
 PAYLOAD_EXCERPT_BYTES = 64 * 1024
+
+
+def first_problem(error: ValidationError, whole: str = "record") -> str:
+    """The first thing pydantic found wrong, where it is, and how many more: one line for a
+    dead letter or an error message (`whole` names the input when the problem is at its top)."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def excerpt(payload: bytes, limit: int = PAYLOAD_EXCERPT_BYTES) -> tuple[str, bool]:

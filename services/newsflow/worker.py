@@ -39,6 +39,7 @@ from newsflow.records import (
     RecordInput,
     TraceEntry,
     excerpt,
+    first_problem,
 )
 from newsflow.records import (
     Stage as StageName,
@@ -299,7 +300,7 @@ class BatchRunner(Generic[In, Prepared]):
             reason = (
                 DeadLetterReason.MALFORMED_RECORD if malformed else DeadLetterReason.INVALID_RECORD
             )
-            outputs.append(self._dead_letter(reason, _first_problem(error), source, value, 1))
+            outputs.append(self._dead_letter(reason, first_problem(error), source, value, 1))
         except UnicodeDecodeError as error:
             outputs.append(
                 self._dead_letter(DeadLetterReason.MALFORMED_RECORD, str(error), source, value, 1)
@@ -436,14 +437,6 @@ def _source_of(event: faust.EventT) -> Source:
     message = event.message
     key = message.key.decode("utf-8", errors="replace") if message.key else None
     return Source(message.topic, message.partition, message.offset, key)
-
-
-def _first_problem(error: ValidationError) -> str:
-    problems = error.errors()
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "record"
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def internal_topics(app: faust.App) -> list[Topic]:

@@ -32,6 +32,7 @@ from newsflow.records import (
     decode,
     encode,
     excerpt,
+    first_problem,
 )
 from newsflow.runtime import Runtime, service_runtime
 from newsflow.settings import load
@@ -189,7 +190,7 @@ class Sink:
             reason = (
                 DeadLetterReason.MALFORMED_RECORD if malformed else DeadLetterReason.INVALID_RECORD
             )
-            letters.append(self._dead_letter(reason, _first_problem(error), message))
+            letters.append(self._dead_letter(reason, first_problem(error), message))
         except UnicodeDecodeError as error:
             letters.append(
                 self._dead_letter(DeadLetterReason.MALFORMED_RECORD, str(error), message)
@@ -388,14 +389,6 @@ class Sink:
         consumer.partitions_for_topic(self.settings.enriched_topic)
         consumer.subscribe([self.settings.enriched_topic])
         return consumer
-
-
-def _first_problem(error: ValidationError) -> str:
-    problems = error.errors()
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "record"
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def _where(letter: DeadLetter) -> str:

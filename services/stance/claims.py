@@ -21,6 +21,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from newsflow.records import first_problem
+
 log = logging.getLogger(__name__)
 
 MAX_CLAIMS_FILE_BYTES = 1024 * 1024
@@ -62,10 +64,7 @@ def parse_claims(text: str) -> tuple[Claim, ...]:
     try:
         entries = _ClaimsDocument.model_validate(document).claims
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "file"
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise ClaimsFileError(f"{where}: {first['msg']}{more}") from None
+        raise ClaimsFileError(first_problem(error, whole="file")) from None
     seen: set[str] = set()
     for entry in entries:
         if entry.id in seen:
