@@ -359,32 +359,17 @@ class Pipeline:
         except sqlite3.Error:
             return 0
 
-    def wait_upstream(self, timeout: float, quiet: float = 4.0) -> None:
-        """Until the inbox is empty and every stage before the sink has nothing left (what
-        the sink has not taken waits on its topic)."""
-        deadline = time.monotonic() + timeout
-        last, since = None, time.monotonic()
-        while True:
-            self.check_alive()
-            try:
-                lags = self.lag()
-                state = (self.inbox_files(), {k: v for k, v in lags.items() if k != "sink"})
-            except KafkaError as error:
-                state = ("kafka", str(error))
-            done = isinstance(state[1], dict) and state[0] == 0 and not any(state[1].values())
-            if state != last:
-                last, since = state, time.monotonic()
-            elif done and time.monotonic() - since >= quiet:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"upstream not done after {timeout:.0f}s: {state}")
-            time.sleep(1)
+    def _progress(self, but: tuple[str, ...] = ()) -> tuple:
+        """What idleness watches: inbox files, records left by stage (but those of `but`),
+        articles stored."""
+        lags = tuple(left for stage, left in self.lag().items() if stage not in but)
+        return (self.inbox_files(), lags, self.stored_count())
 
     def idle_for(self, quiet: float) -> bool:
         """True when the inbox is empty, no stage has records left and nothing changed in
         the store for `quiet` seconds (measured across calls)."""
         try:
-            state = (self.inbox_files(), tuple(self.lag().values()), self.stored_count())
+            state = self._progress()
         except KafkaError:
             return False
         now = time.monotonic()
@@ -392,15 +377,17 @@ class Pipeline:
             self._idle_state, self._idle_since = state, now
         return state[0] == 0 and not any(state[1]) and now - self._idle_since >= quiet
 
-    def wait_idle(self, timeout: float, quiet: float = 6.0, also=lambda: True) -> float:
-        """Until the inbox is empty, no stage has records left and nothing changed for
-        `quiet` seconds. Returns the seconds it took."""
+    def wait_idle(
+        self, timeout: float, quiet: float = 6.0, also=lambda: True, but: tuple[str, ...] = ()
+    ) -> float:
+        """Until the inbox is empty, no stage (but those in `but`) has records left and
+        nothing changed for `quiet` seconds. Returns the seconds it took."""
         started = time.monotonic()
         last, since = None, time.monotonic()
         while True:
             self.check_alive()
             try:
-                state = (self.inbox_files(), tuple(self.lag().values()), self.stored_count())
+                state = self._progress(but)
             except KafkaError as error:
                 state = ("kafka", str(error))
             idle = state[0] == 0 and not any(state[1]) and also()

@@ -99,7 +99,8 @@ def run(
             sink.signal(signal.SIGSTOP)
             for wave in (1, 2):
                 corpus.write(pipeline.inbox, wave, pipeline.outside)
-                pipeline.wait_upstream(timeout)
+                # Everything before the sink done; the rest waits on the sink's topic.
+                pipeline.wait_idle(timeout, quiet=4.0, but=("sink",))
             sink_backlog = pipeline.lag()["sink"]
             memory_while_paused = dict(memory.peaks)
             log.info("sink paused: %d records waiting for it", sink_backlog)
