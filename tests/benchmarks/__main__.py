@@ -1,8 +1,9 @@
 """`python -m tests.benchmarks`: the figures of docs/benchmarks.md (`make bench`).
 
-In order: the corpus, the limit (the stage code in one process), the eval commands'
-speeds, then the distributed pipeline on its own broker: a warm-up, saturation runs, a
-profiled run, and latency runs at 25%, 50% and 75% of the saturation throughput. The
+In order: the corpus, the eval commands' speeds, then the distributed pipeline on its own
+broker beside the limit (the stage code in one process): a warm-up of each, saturation runs
+of the pipeline each right after the limit's run over the same files, a profiled run, and
+latency runs at 25%, 50% and 75% of the saturation throughput. The
 watcher's and the sink's own benchmarks (tests/benchmarks/watcher.py, sink.py) are run
 before by `make bench`; their JSON is folded into the report when present.
 """
@@ -105,26 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             "used": corpus.figures(files[: cut[-1] + size["profile"]] + pool),
         }
 
-        # The limit: the same files in the same order, one process, no Kafka.
-        log.info("the limit: %d warm-up files, %d runs of %d", len(warmup), len(slices),
-                 size["slice"])  # fmt: skip
-        folder = root / "limit"
-        in_process = limit.InProcessPipeline(folder / "run")
-        warm, runs = limit.run_slices(
-            in_process,
-            write(warmup, folder / "warmup"),
-            [write(s, folder / f"run{i}") for i, s in enumerate(slices)],
-        )
-        in_process.close()
-        results["limit"] = {
-            "warmup": warm.figures(),
-            "runs": [r.figures() for r in runs],
-        }
-        del in_process
-        gc.collect()
-
         results["components"] = components.measure(corpus, size["component_runs"])
-        results["pipeline"] = pipeline_phases(root, warmup, slices, profiled, pool, size, args)
+        gc.collect()
+        results["limit"], results["pipeline"] = pipeline_phases(
+            root, warmup, slices, profiled, pool, size, args
+        )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -145,25 +131,49 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> dict:
+def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> tuple[dict, dict]:
+    """The limit and the pipeline over the same files in the same order, each run of the
+    limit right before the pipeline's run of the same files, so that both meet much the
+    same load from other programs; then the profiled run and the latency runs."""
     figures: dict = {}
+    limits: dict = {"runs": []}
     seen: set[str] = set()
 
     def expected(files) -> int:
         seen.update(a for f in files for a in f.article_ids)
         return len(seen)
 
+    in_process = limit.InProcessPipeline(root / "limit" / "run")
     pipeline = endtoend.start(root / "pipeline")
+
+    def limit_run(name: str, files) -> dict:
+        paths = write(files, root / "limit" / name)
+        before = endtoend.Snapshot.take(pipeline)
+        result = in_process.run(paths)
+        after = endtoend.Snapshot.take(pipeline)
+        processes = endtoend.per_process(before, after, len(files))
+        machine = processes["_machine"]
+        idle = sum(v["cpu_seconds"] for k, v in processes.items() if k in pipeline.services)
+        machine["idle_pipeline_cores"] = round(idle / machine["wall_seconds"], 3)
+        log.info("limit %s: %d files, %.1f articles/s", name, len(files),
+                 result.figures()["articles_per_second"] or 0)  # fmt: skip
+        return {**result.figures(), "machine": machine}
+
     try:
         log.info("pipeline ready; warm-up with %d files", len(warmup))
+        limits["warmup"] = limit_run("warmup", warmup)
         figures["warmup"] = endtoend.run_phase(
             pipeline, "warmup", warmup, expected(warmup)
         ).figures()
         saturation = []
         for number, files in enumerate(slices, start=1):
+            limits["runs"].append(limit_run(f"run{number}", files))
             phase = endtoend.run_phase(pipeline, f"saturation-{number}", files, expected(files))
             saturation.append(phase.figures())
         figures["saturation"] = saturation
+        in_process.close()
+        in_process = None  # the models' memory back before the latency runs
+        gc.collect()
         rate = statistics.median(s["articles_per_second"] for s in saturation)
 
         if profiled and not args.no_profile:
@@ -207,7 +217,7 @@ def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> dict:
         figures["exit_codes"] = pipeline.stop_services()
     finally:
         pipeline.close()
-    return figures
+    return limits, figures
 
 
 if __name__ == "__main__":
