@@ -29,6 +29,15 @@ from .corpus import build, write
 
 log = logging.getLogger("bench")
 LOADS = (0.25, 0.5, 0.75)
+# The experiment after the latency runs: the same 50% load with the batch waits of the
+# workers and the sink cut from 0.25 s and 0.5 s to 0.05 s (the settle period stays).
+SHORT_WAITS_SHARE = 0.5
+SHORT_WAITS = {
+    "dedup": {"NEWSFLOW_DEDUP_BATCH_SECONDS": "0.05"},
+    "entities": {"NEWSFLOW_ENTITIES_BATCH_SECONDS": "0.05"},
+    "stance": {"NEWSFLOW_STANCE_BATCH_SECONDS": "0.05"},
+    "sink": {"NEWSFLOW_SINK_BATCH_TIMEOUT_SECONDS": "0.05"},
+}
 
 
 def sizes(quick: bool) -> dict[str, int]:
@@ -77,7 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         help="holds the epoch second `make bench` started at, for the total wall time",
     )
     parser.add_argument("--keep", action="store_true", help="keep the run folder")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write the report again from a run's JSON (after FIXES.md changed)",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        for derived in ("headline", "per_stage", "cpu_budget"):
+            results.pop(derived, None)
+        args.out.mkdir(parents=True, exist_ok=True)
+        report.write(results, args.out, args.json or args.out / "benchmarks.json")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.ERROR)
 
@@ -101,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup, slices = files[: cut[0]], [files[a:b] for a, b in itertools.pairwise(cut)]
         profiled = files[cut[-1] : cut[-1] + size["profile"]]
         pool = files[cut[-1] + size["profile"] :]
-        results["corpus"] = {
-            **corpus.figures(),
-            "used": corpus.figures(files[: cut[-1] + size["profile"]] + pool),
-        }
+        results["corpus"] = corpus.figures()
 
         results["components"] = components.measure(corpus, size["component_runs"])
         gc.collect()
@@ -153,7 +172,11 @@ def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> tuple[d
         after = endtoend.Snapshot.take(pipeline)
         processes = endtoend.per_process(before, after, len(files))
         machine = processes["_machine"]
-        idle = sum(v["cpu_seconds"] for k, v in processes.items() if k in pipeline.services)
+        idle = sum(
+            v["cpu_seconds"]
+            for k, v in processes.items()
+            if k in pipeline.services or k == "broker"
+        )
         machine["idle_pipeline_cores"] = round(idle / machine["wall_seconds"], 3)
         log.info("limit %s: %d files, %.1f articles/s", name, len(files),
                  result.figures()["articles_per_second"] or 0)  # fmt: skip
@@ -193,27 +216,33 @@ def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> tuple[d
             figures["profiles"] = profiles.summarise_folder(folder, recorders)
             figures["profiles_seconds"] = seconds
 
-        # Latency at a share of the saturation throughput, Poisson arrivals.
-        per_load = min(size["load_seconds"], len(pool) / (rate * sum(LOADS)) if rate else 0)
+        # Latency at a share of the saturation throughput, Poisson arrivals; then once
+        # more at 50% with shorter batch waits (an experiment: what the waits cost).
+        shares = [*LOADS, SHORT_WAITS_SHARE]
+        per_load = min(size["load_seconds"], len(pool) / (rate * sum(shares)) if rate else 0)
         loads, taken = [], 0
-        for number, share in enumerate(LOADS):
+        for number, share in enumerate(shares):
             count = max(5, int(rate * share * per_load))
             files = pool[taken : taken + count]
             taken += count
             if not files:
                 break
+            name = f"load-{int(share * 100)}"
+            if number == len(LOADS):
+                figures["peak_rss_bytes"] = endtoend.peaks(pipeline)  # before the restart
+                pipeline.restart(SHORT_WAITS)
+                name += "-short-waits"
             phase = endtoend.run_phase(
-                pipeline,
-                f"load-{int(share * 100)}",
-                files,
-                expected(files),
-                rate=rate * share,
-                seed=args.seed + number,
+                pipeline, name, files, expected(files), rate=rate * share, seed=args.seed + number
             )
-            loads.append({"share_of_saturation": share, **phase.figures()})
+            result = {"share_of_saturation": share, **phase.figures()}
+            if number == len(LOADS):
+                figures["short_waits"] = {"settings": SHORT_WAITS, **result}
+            else:
+                loads.append(result)
         figures["loads"] = loads
         figures["saturation_rate_used"] = round(rate, 3)
-        figures["peak_rss_bytes"] = endtoend.peaks(pipeline)
+        figures.setdefault("peak_rss_bytes", endtoend.peaks(pipeline))
         figures["exit_codes"] = pipeline.stop_services()
     finally:
         pipeline.close()

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import signal
 import sqlite3
 import statistics
 import time
@@ -62,6 +63,19 @@ class BenchPipeline(Pipeline):
         if name == "stance" and CLAIMS_FILE.is_file():
             env["NEWSFLOW_STANCE_CLAIMS_FILE"] = str(CLAIMS_FILE)
         return env
+
+    def restart(self, settings: dict[str, dict[str, str]]) -> None:
+        """Stop the services named (SIGTERM, drained), start them again with these settings
+        on top of their own, and wait until every service is ready."""
+        for name in settings:
+            self.services[name].signal(signal.SIGTERM)
+        for name, extra in settings.items():
+            service = self.services[name]
+            if service.wait(60) is None:
+                service.kill()
+            service.env = {**service.env, **extra}
+            service.start()
+        self.wait_ready()
 
     def pids(self) -> dict[str, int]:
         found = {name: s.process.pid for name, s in self.services.items() if s.running()}
@@ -158,11 +172,13 @@ def per_process(before: Snapshot, after: Snapshot, files: int) -> dict[str, dict
     total = after.machine[1] - before.machine[1]
     cores = os.cpu_count() or 1
     ours = sum(f["cpu_seconds"] for f in figures.values())
+    harness = figures.get("harness", {}).get("cpu_seconds", 0.0)
     machine = busy / TICKS
     figures["_machine"] = {
         "wall_seconds": round(wall, 3),
         "busy_share": round(busy / total, 3) if total else None,
-        "pipeline_cores": round(ours / wall, 3) if wall else None,
+        "pipeline_cores": round((ours - harness) / wall, 3) if wall else None,
+        "harness_cores": round(harness / wall, 3) if wall else None,
         "other_cores": round(max(machine - ours, 0.0) / wall, 3) if wall else None,
         "cores": cores,
     }
