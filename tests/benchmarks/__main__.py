@@ -200,7 +200,7 @@ def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> tuple[d
         rate = statistics.median(s["articles_per_second"] for s in saturation)
 
         if profiled and not args.no_profile:
-            seconds = max(10.0, 0.8 * len(profiled) / rate)
+            seconds = max(10.0, len(profiled) / rate)
             folder = root / "profiles"
             recorders: dict = {}
 

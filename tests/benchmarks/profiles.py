@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-RATE = 50  # samples per second: enough for a summary, little load on a 2-core machine
+RATE = 100  # samples per second: enough for a summary, little load on a 2-core machine
 
 # Kinds of work. The model wherever it is on the stack (model time even when Faust called
 # it); otherwise the innermost frame of a library or module that names a kind (Faust calling
