@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(args.render.read_text())
         for derived in ("headline", "per_stage", "cpu_budget"):
             results.pop(derived, None)
+        results["rendered_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         args.out.mkdir(parents=True, exist_ok=True)
         report.write(results, args.out, args.json or args.out / "benchmarks.json")
         return 0

@@ -148,7 +148,7 @@ def plots(results: dict, folder: Path, stages: dict, head: dict) -> list[str]:
         axes.scatter([index] * len(values), values, color="black", zorder=3, s=14)
     axes.set_xticks(range(len(groups)), [g[0] for g in groups])
     axes.set_ylabel("articles/s (files in)")
-    axes.set_title(f"Throughput: pipeline / limit = {head['ratio']}")
+    axes.set_title(f"Throughput: pipeline / limit = {head['ratio']} (median of paired runs)")
     save(figure, "throughput.png")
 
     # Latency by offered load, and the distribution at each load.
@@ -282,6 +282,12 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
         f"{results['wall_seconds'] / 60:.1f} minutes (all of `make bench`'s own steps: "
         f"{_total_minutes(results)}). Regenerate with `make bench`; every figure is also in "
         "[benchmarks.json](benchmarks.json)."
+        + (
+            f" The text was written again from that JSON on {results['rendered_at']} "
+            "(`--render`, no new measurement), after tests/benchmarks/FIXES.md changed."
+            if results.get("rendered_at")
+            else ""
+        )
     )
     add("")
     if synthetic:
