@@ -324,6 +324,40 @@ def test_state_restored_from_json_continues_exactly_as_if_never_stopped():
     assert after.state.snapshot() == uninterrupted.state.snapshot()
 
 
+def test_an_index_rebuilt_from_the_summaries_is_the_one_see_built():
+    # The worker keeps lsh_buckets and story_terms in memory and rebuilds them from the
+    # summaries at start: a restart must go on exactly as if it had never stopped.
+    # Copies that arrive in another order than their times: the index's lists are in the
+    # order of arrival, which the articles' times do not tell.
+    kept = paragraphs(synthetic_body(1))
+    items = [
+        article("Story 1", "\n\n".join(kept), NOW),
+        article("Copy one", "\n\n".join(kept[:5]), NOW - timedelta(hours=3)),
+        article("Copy two", "\n\n".join(kept[1:]), NOW - timedelta(hours=2)),
+        article("Story 2", synthetic_body(2), NOW - timedelta(hours=1)),
+        article("Copy three", "\n\n".join(kept[:4]), NOW + timedelta(hours=7)),
+        article("Story 20", synthetic_body(20), NOW + timedelta(hours=9)),
+    ]
+    uninterrupted = fresh()
+    expected = [uninterrupted.see(item) for item in items]
+
+    before = fresh()
+    sections = [before.see(item) for item in items[:4]]
+    tables = json.loads(json.dumps(before.state.snapshot()))
+    tables["lsh_buckets"], tables["story_terms"] = {}, {}
+    after = Deduplicator(DedupState.from_snapshot(tables), DedupSettings())
+    summaries = after.state.summaries
+    after.rebuild_index(
+        (article_id, *after.index_keys(summaries[article_id]))
+        for article_id in sorted(summaries, key=lambda i: (after.index_order(summaries[i]), i))
+    )
+    assert after.state.snapshot() == before.state.snapshot()
+    sections += [after.see(item) for item in items[4:]]
+    assert sections == expected
+    assert sections[1].near_duplicate_of == sections[2].near_duplicate_of == items[0].article_id
+    assert after.state.snapshot() == uninterrupted.state.snapshot()
+
+
 def test_state_keys_are_strings_and_values_plain_json():
     dedup = fresh()
     for n in range(3):

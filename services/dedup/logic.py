@@ -5,6 +5,7 @@ Kafka: the worker, `newsflow eval dedup` and the tests all call `Deduplicator.se
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -144,9 +145,17 @@ class Deduplicator:
     state or from state restored out of its mappings. Not thread-safe: one caller at a time.
     """
 
-    def __init__(self, state: DedupState, settings: DedupSettings | None = None) -> None:
+    def __init__(
+        self,
+        state: DedupState,
+        settings: DedupSettings | None = None,
+        on_index: Callable[[str, dict[str, Any], list[str], list[str]], None] | None = None,
+    ) -> None:
+        """`on_index(article_id, summary, buckets, terms)` is told of every article `see`
+        lists in the index: a worker that derives the index from `summaries` keeps track."""
         self.state = state
         self.settings = settings or DedupSettings()
+        self.on_index = on_index
         self._band_keys = BandKeys(
             self.settings.lsh_bands, self.settings.lsh_rows, self.settings.minhash_seed
         )
@@ -314,8 +323,13 @@ class Deduplicator:
             "origin": origin,
             "section": section.model_dump(mode="json"),
         }
-        state.summaries[article_id] = {
+        # The order articles were remembered in: the index's lists are in this order, so an
+        # index rebuilt from the summaries is the one `see` built (`rebuild_index`).
+        sequence = state.clock.get("sequence", 0) + 1
+        state.clock["sequence"] = sequence
+        summary = state.summaries[article_id] = {
             "time": time,
+            "sequence": sequence,
             "copy_of": copy_of,
             "story_id": section.story_id,
             "story_lead_headline": section.story_lead_headline,
@@ -323,10 +337,10 @@ class Deduplicator:
             "minhash": pack(fingerprint.signature),
             "terms": fingerprint.profile,
         }
-        for key in fingerprint.band_keys:
-            _append_capped(state.lsh_buckets, key, article_id, settings.max_bucket_size)
-        for term in stories.key_terms(fingerprint.profile, settings.story_key_terms):
-            _append_capped(state.story_terms, term, article_id, settings.max_posting_size)
+        terms = stories.key_terms(fingerprint.profile, settings.story_key_terms)
+        self.index(article_id, fingerprint.band_keys, terms)
+        if self.on_index is not None:
+            self.on_index(article_id, summary, fingerprint.band_keys, terms)
 
     def _advance_clock(self, time: float | None) -> float:
         """The article's time (the watermark when it has none), after moving the watermark
@@ -345,6 +359,52 @@ class Deduplicator:
             clock["swept_at"] = watermark
         return time
 
+    # --- the candidate index ----------------------------------------------------------------
+
+    def index_keys(self, summary: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """The LSH buckets and story terms an article is listed under, from its summary."""
+        return (
+            self._band_keys.keys(unpack(summary["minhash"])),
+            stories.key_terms(summary["terms"], self.settings.story_key_terms),
+        )
+
+    def index(self, article_id: str, buckets: list[str], terms: list[str]) -> None:
+        """List an article under these buckets and terms (where it is not listed yet)."""
+        settings = self.settings
+        for key in buckets:
+            _append_capped(self.state.lsh_buckets, key, article_id, settings.max_bucket_size)
+        for term in terms:
+            _append_capped(self.state.story_terms, term, article_id, settings.max_posting_size)
+
+    def unindex(self, article_id: str, buckets: list[str], terms: list[str]) -> None:
+        for key in buckets:
+            _remove(self.state.lsh_buckets, key, article_id)
+        for term in terms:
+            _remove(self.state.story_terms, term, article_id)
+
+    @staticmethod
+    def index_order(summary: dict[str, Any]) -> tuple[int, float]:
+        """Where an article goes in the index's lists: the order `see` remembered it in
+        (summaries written before there was a sequence come first, by article time)."""
+        return summary.get("sequence", 0), summary["time"]
+
+    def rebuild_index(self, listed: Iterable[tuple[str, list[str], list[str]]]) -> None:
+        """Fill `lsh_buckets` and `story_terms` anew from (article_id, buckets, terms) given
+        in `index_order`: for a worker that derives them from `summaries` rather than
+        storing them. The lists come out as `see` made them."""
+        buckets: dict[str, list[str]] = {}
+        terms: dict[str, list[str]] = {}
+        for article_id, its_buckets, its_terms in listed:
+            for key in its_buckets:
+                buckets.setdefault(key, []).append(article_id)
+            for term in its_terms:
+                terms.setdefault(term, []).append(article_id)
+        self.state.lsh_buckets.clear()
+        self.state.story_terms.clear()
+        cap, posting_cap = self.settings.max_bucket_size, self.settings.max_posting_size
+        self.state.lsh_buckets.update((k, ids[-cap:]) for k, ids in buckets.items())
+        self.state.story_terms.update((k, ids[-posting_cap:]) for k, ids in terms.items())
+
     def expire(self, cutoff: float) -> int:
         """Forget every article older than `cutoff` (seconds since the epoch, article time);
         returns how many left the index. Runs by itself as article time passes."""
@@ -355,11 +415,7 @@ class Deduplicator:
             if summary["time"] < cutoff
         ]
         for article_id in expired:
-            summary = state.summaries.pop(article_id)
-            for key in self._band_keys.keys(unpack(summary["minhash"])):
-                _remove(state.lsh_buckets, key, article_id)
-            for term in stories.key_terms(summary["terms"], self.settings.story_key_terms):
-                _remove(state.story_terms, term, article_id)
+            self.unindex(article_id, *self.index_keys(state.summaries.pop(article_id)))
         for article_id in [
             article_id
             for article_id, known in list(state.articles.items())

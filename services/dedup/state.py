@@ -19,15 +19,18 @@ from typing import Any
 #              every indexed article: answers "seen this exact text before?" and "is this
 #              the same record again?". Keyed like the input topic, so it can be a table
 #              partitioned like `articles.raw`.
-# summaries    article_id -> {"time": float, "copy_of": str|None, "story_id": str,
+# summaries    article_id -> {"time": float, "sequence": int (the order it was
+#                             remembered in: the order of the index's lists),
+#                             "copy_of": str|None, "story_id": str,
 #                             "story_lead_headline": str|None, "shingles": str (base64 of
 #                             sorted little-endian uint32), "minhash": str (base64 of
 #                             big-endian uint32: the band keys), "terms": {term: weight}}
 #              what verification and story matching need of an earlier article.
 # lsh_buckets  "BB:hhhhhhhhhhhhhhhh" (band, 64-bit digest of its MinHash rows)
-#              -> [article_id, ...] oldest first, capped
-# story_terms  term -> [article_id, ...] oldest first, capped: the story index
-# clock        "watermark" -> float (latest article time seen), "swept_at" -> float
+#              -> [article_id, ...] in the order remembered (`sequence`), capped
+# story_terms  term -> [article_id, ...] in the order remembered, capped: the story index
+# clock        "watermark" -> float (latest article time seen), "swept_at" -> float,
+#              "sequence" -> int (the last article remembered)
 
 
 @dataclass

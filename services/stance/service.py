@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Sequence
 
+from threadpoolctl import ThreadpoolController
+
 from newsflow import logs
 from newsflow.records import EnrichedArticle, StanceSection, TaggedArticle
 from newsflow.settings import SettingsError, load
@@ -39,11 +41,15 @@ class StanceStage(Stage[TaggedArticle, StanceSection]):
         self.claims = claims
         self.settings = settings
         self.model_version = labeller.model_version
+        # OpenMP's thread count is per calling thread, so it is set around each batch, on
+        # the runner's thread where the model runs (the limit costs microseconds).
+        self.threads = ThreadpoolController()
 
     def prepare(self, records: Sequence[TaggedArticle]) -> list[StanceSection]:
         started = time.perf_counter()
         # One snapshot per batch: a reload in the middle of a batch applies to the next one.
-        sections = self.labeller.label(records, self.claims.claims)
+        with self.threads.limit(limits=self.settings.model_threads):
+            sections = self.labeller.label(records, self.claims.claims)
         elapsed = time.perf_counter() - started
         for _ in records:
             metrics.MODEL_SECONDS.observe(elapsed / len(records))

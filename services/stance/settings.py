@@ -28,3 +28,10 @@ class StanceWorkerSettings(WorkerSettings):
     claims_check_seconds: float = Field(
         default=1.0, gt=0, description="How often the claims file is checked for changes."
     )
+    model_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads the model may use for a batch (OpenMP). One: a batch is a few "
+        "hundred pairs, each of the boosting's hundreds of trees is a parallel region of "
+        "its own, and the workers share the machine's cores, so more threads mostly wait.",
+    )

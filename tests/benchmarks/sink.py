@@ -7,13 +7,16 @@ is about 2.5 KB of body with 12 entities, 36 mentions and 2 claims: one article 
 12 entity rows and 2 stance rows. Kafka is not involved: this is the store's ceiling.
 
     .venv/bin/python tests/benchmarks/sink.py [--stores sqlite,postgres,jsonl] [--json OUT]
+        [--scale 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -110,6 +113,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="Records written per case, as a share of the full run (make bench: 0.3).",
+    )
     arguments = parser.parse_args()
     stores = arguments.stores.split(",")
 
@@ -119,7 +128,8 @@ def main() -> None:
         server = LocalPostgres(port=free_port()).init().start()
     results = []
     try:
-        for batch_size, count in BATCHES.items():
+        for batch_size, full in BATCHES.items():
+            count = max(batch_size, int(full * arguments.scale))
             articles = make_articles(count, seed=batch_size)
             for kind in stores:
                 name = f"b{batch_size}"
@@ -140,9 +150,11 @@ def main() -> None:
     finally:
         if server is not None:
             server.remove()
+        shutil.rmtree(work, ignore_errors=True)
     if arguments.json:
+        report = {"cores": os.cpu_count(), "load_average": os.getloadavg(), "sink": results}
         arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"sink": results}, indent=2) + "\n")
+        arguments.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
