@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-observed down kafka-up kafka-down k8s-tools test e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
+.PHONY: help venv up up-observed down kafka-up kafka-down k8s-tools test e2e scale-e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ CHAOS_ARTICLES ?= 2000
 
 e2e: venv ## The whole pipeline on its own broker: a mixed corpus in, the store checked, a summary table
 	$(BIN)/python -m tests.e2e run --articles $(E2E_ARTICLES) $(if $(SEED),--seed $(SEED))
+
+scale-e2e: venv ## make e2e with two instances of every worker and the sink (on PostgreSQL), the second of each SIGKILLed mid-stream
+	$(BIN)/python -m tests.e2e run --instances 2 --kill-midstream --articles $(E2E_ARTICLES) $(if $(SEED),--seed $(SEED))
 
 chaos: venv ## Fault-free run, then the same corpus while services are killed and broker and store go away; stores must match
 	$(BIN)/python -m tests.e2e chaos --articles $(CHAOS_ARTICLES) $(if $(SEED),--seed $(SEED))

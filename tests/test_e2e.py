@@ -52,6 +52,9 @@ def test_every_article_stored_once_copies_dropped_or_linked_bad_input_quarantine
     assert report.problems == [], table
     assert report.figures["articles stored"] == report.figures["articles expected"]
     assert report.figures["near copies linked"] == len(fault_free.corpus.of_kind("near_copy"))
+    assert report.figures["follow-ups in their story"] == len(
+        fault_free.corpus.of_kind("follow_up")
+    )
 
 
 @pytest.mark.timeout(600)

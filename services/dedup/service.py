@@ -21,16 +21,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 import faust
 
-from newsflow import __version__
 from newsflow.records import (
     DedupedArticle,
     DedupVerdict,
     RawArticle,
-    TraceEntry,
 )
 from newsflow.settings import load
 from newsflow.topics import RAW
@@ -148,14 +145,7 @@ class DedupStage(Stage[RawArticle, None]):
         metrics.VERDICTS.labels(section.verdict.value).inc()
         if section.similarity is not None:
             metrics.SIMILARITY.observe(section.similarity)
-        trace = TraceEntry(
-            stage="dedup", service_version=__version__, processed_at=datetime.now(UTC)
-        )
-        deduped = DedupedArticle(
-            **record.model_dump(exclude={"trace"}),
-            trace=[*record.trace, trace],
-            dedup=section,
-        )
+        deduped = self.passed_on(record, DedupedArticle, dedup=section)
         topic = (
             self.settings.duplicates_topic
             if section.verdict == DedupVerdict.EXACT_DUPLICATE

@@ -58,8 +58,8 @@ HOPS = (
 class BenchPipeline(Pipeline):
     """The harness's pipeline, with the stance worker given the claims file `make up` uses."""
 
-    def service_env(self, name: str) -> dict[str, str]:
-        env = super().service_env(name)
+    def service_env(self, name: str, instance: str = "") -> dict[str, str]:
+        env = super().service_env(name, instance)
         if name == "stance" and CLAIMS_FILE.is_file():
             env["NEWSFLOW_STANCE_CLAIMS_FILE"] = str(CLAIMS_FILE)
         return env

@@ -1,5 +1,5 @@
-"""What the corpus promises against what the pipeline did: the store (SQLite), the topics
-(read from the start, so redelivered records show up) and the failed folder.
+"""What the corpus promises against what the pipeline did: the store (SQLite or PostgreSQL),
+the topics (read from the start, so redelivered records show up) and the failed folder.
 
 Every check adds a problem in words to the report; an empty list is a pass. Counts are of
 distinct inputs (an article of a file: id, path, line), so an at-least-once redelivery is
@@ -7,9 +7,7 @@ not counted twice, but an article that should not be there is."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,8 @@ from kafka import KafkaConsumer
 
 from newsflow.settings import KafkaSettings
 
-from .corpus import Corpus
+from . import store
+from .corpus import STORED_KINDS, Corpus
 from .pipeline import Pipeline, expected_sections
 
 TOPICS = (
@@ -75,14 +74,10 @@ def unit(record: dict) -> tuple:
     return (record.get("article_id"), origin.get("path"), origin.get("line"))
 
 
-def stored_articles(store_path: Path) -> dict[str, dict]:
+def stored_articles(store_url: str) -> dict[str, dict]:
     """The store's articles with their deterministic fields (no times), by article id."""
-    if not store_path.exists():
-        return {}
-    with contextlib.closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT article_id, record FROM articles ORDER BY article_id").fetchall()
-        ids = [article for article, _ in rows]
-        duplicated_rows = [a for a, n in Counter(ids).items() if n > 1]
+    rows = store.rows(store_url)
+    duplicated_rows = [a for a, n in Counter(a for a, _ in rows).items() if n > 1]
     stored = {}
     for article, record_json in rows:
         record = json.loads(record_json)
@@ -139,7 +134,7 @@ def check(corpus: Corpus, pipeline: Pipeline) -> tuple[Report, dict[str, dict]]:
     """Check everything the corpus promises; returns the report and the stored articles."""
     report = Report()
     topics = read_topics(pipeline.settings)
-    stored = stored_articles(pipeline.store_path)
+    stored = stored_articles(pipeline.store_url)
     duplicated_rows = stored.pop("_duplicated_rows", [])
     expected = corpus.stored_ids()
     sections = expected_sections()
@@ -148,9 +143,7 @@ def check(corpus: Corpus, pipeline: Pipeline) -> tuple[Report, dict[str, dict]]:
     report.lost = sorted(expected - set(stored))
     report.doubled = sorted(set(stored) - expected) + sorted(duplicated_rows)
     original_path = {
-        article: item.path
-        for item in corpus.of_kind("seed", "unique", "near_copy", "feed")
-        for article in item.article_ids
+        article: item.path for item in corpus.of_kind(*STORED_KINDS) for article in item.article_ids
     }
     for article, row in stored.items():
         missing = [s for s in sections if s not in row["sections"]]
@@ -178,6 +171,18 @@ def check(corpus: Corpus, pipeline: Pipeline) -> tuple[Report, dict[str, dict]]:
             report.problem(
                 f"near copy {item.path}: near_duplicate_of {row['dedup']['near_duplicate_of']}, "
                 f"expected {item.original_id} ({item.original_path})"
+            )
+
+    # Follow-ups in their lead's story, as articles of their own.
+    for item in corpus.of_kind("follow_up"):
+        row = stored.get(item.article_ids[0])
+        if row and (row["dedup"]["verdict"], row["dedup"]["story_id"]) != (
+            "unique",
+            item.original_id,
+        ):
+            report.problem(
+                f"follow-up {item.path}: {row['dedup']['verdict']} in story "
+                f"{row['dedup']['story_id']}, expected unique in {item.original_id}"
             )
 
     # Bad input in failed/ with its reason, and a dead letter.
@@ -270,18 +275,37 @@ def check(corpus: Corpus, pipeline: Pipeline) -> tuple[Report, dict[str, dict]]:
     if left:
         report.problem(f"{left} files still in the inbox")
 
+    # The partition of `articles.raw` each article was on: copies and stories are only
+    # found across partitions when the dedup state is shared between them.
+    partition_of = {r["article_id"]: r["_position"][1] for r in topics["articles.raw"]}
+
+    def found(kind: str, field: str) -> list:
+        return [
+            item
+            for item in corpus.of_kind(kind)
+            if (stored.get(item.article_ids[0]) or {}).get("dedup", {}).get(field)
+            == item.original_id
+        ]
+
+    def across(items: list) -> int:
+        return sum(
+            1
+            for item in items
+            if partition_of.get(item.article_ids[0]) != partition_of.get(item.original_id)
+        )
+
+    near_copies = found("near_copy", "near_duplicate_of")
+    follow_ups = found("follow_up", "story_id")
     report.figures = {
         "files in": files_in,
         "articles expected": len(expected),
         "articles stored": len(stored),
         "exact copies dropped": len(copies),
         "files sent again": len(resent),
-        "near copies linked": sum(
-            1
-            for item in corpus.of_kind("near_copy")
-            if (stored.get(item.article_ids[0]) or {}).get("dedup", {}).get("near_duplicate_of")
-            == item.original_id
-        ),
+        "near copies linked": len(near_copies),
+        "near copies across partitions": across(near_copies),
+        "follow-ups in their story": len(follow_ups),
+        "follow-ups across partitions": across(follow_ups),
         "failed by reason": dict(sorted(failed_by_reason.items())),
         "dead letters by stage": {k: len(v) for k, v in sorted(dead_by_stage.items())},
         "stage counts (in, out, duplicates, dead letters)": stage_counts,

@@ -1,10 +1,12 @@
 """A deterministic mixed corpus for the whole pipeline: the seed articles, generated unique
-articles, exact copies (other bytes, same text), near copies (a few words changed) and a bad
-file of every kind the watcher rejects. The same seed always gives the same files.
+articles, exact copies (other bytes, same text), near copies (a few words changed), follow-ups
+(another article of an original's story: the same people, organisation and place, other
+words) and a bad file of every kind the watcher rejects. The same seed always gives the same
+files.
 
 Files arrive in waves so that the expected verdicts do not depend on timing: the seeds one
 at a time (they are one story, so their order decides who leads it), then the originals and
-the bad files, then the copies once their originals are through."""
+the bad files, then the copies and follow-ups once their originals are through."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ _FIRST_NAMES = [
     "Ingrid", "Kwame", "Sofia", "Yusuf", "Helena", "Marek",
 ]  # fmt: skip
 _ORG_KINDS = ["Institute", "Holdings", "Council", "Agency", "Foundation", "Group"]
+# The kinds of file whose articles must each be stored once.
+STORED_KINDS = ("seed", "unique", "near_copy", "follow_up", "feed")
 _VERBS = ["announced", "said", "warned", "confirmed", "denied", "reported", "argued"]
 
 
@@ -37,11 +41,11 @@ class Item:
     """One file of the corpus and what the pipeline must make of it."""
 
     path: str  # relative to the inbox
-    kind: str  # seed, unique, exact_copy, near_copy, feed, bad
+    kind: str  # seed, unique, exact_copy, near_copy, follow_up, feed, bad
     wave: int
     data: bytes = b""
     article_ids: tuple[str, ...] = ()  # the articles the file carries
-    original_id: str | None = None  # for a copy: the article it copies
+    original_id: str | None = None  # for a copy: the article it copies; a follow-up: its lead
     original_path: str | None = None
     reason: str | None = None  # for a bad file: the watcher's reason code
     bad_lines: tuple[tuple[int, str], ...] = ()  # for a feed: (line, reason) dead-lettered
@@ -88,7 +92,7 @@ class Corpus:
         return {
             article
             for item in self.items
-            if item.kind in ("seed", "unique", "near_copy", "feed")
+            if item.kind in STORED_KINDS
             for article in item.article_ids
         }
 
@@ -122,11 +126,21 @@ def _vocabulary() -> list[str]:
     return [w for w in top_n_list("en", 6000)[300:] if w.isalpha() and len(w) > 3]
 
 
-def _article(rng: random.Random, index: int, words: list[str]) -> tuple[str, str]:
+def _names(rng: random.Random, index: int) -> tuple[str, str, str]:
+    """A person, an organisation and a place no other generated story has."""
     person = f"{rng.choice(_FIRST_NAMES)} {_name(rng, index, 3)}"
-    surname = person.split()[1]
     org = f"{_name(rng, index + 7919, 3)} {rng.choice(_ORG_KINDS)}"
     place = _name(rng, index + 104729, 2) + "burg"
+    return person, org, place
+
+
+def _article(
+    rng: random.Random, index: int, words: list[str], names: tuple[str, str, str] | None = None
+) -> tuple[str, str]:
+    """A new article; with `names` (a story's people, organisation and place) another
+    article of that story."""
+    person, org, place = names or _names(rng, index)
+    surname = person.split()[1]
     title = f"{surname} {rng.choice(_VERBS)} {' '.join(rng.sample(words, 4))} in {place}"
     paragraphs = []
     for paragraph in range(3):
@@ -187,20 +201,34 @@ def _bad_files(copies: int) -> list[Item]:
 
 
 class _StoryScreen:
+    """The dedup logic over the generated articles in the order they are made, to tell
+    whether each one is a story of its own or joins the story it was written for."""
+
     def __init__(self) -> None:
         from newsflow_dedup.logic import Deduplicator, DedupSettings, DedupState
 
         self.dedup = Deduplicator(DedupState.in_memory(), DedupSettings())
 
-    def alone(self, title: str, body: str) -> bool:
+    def _see(self, title: str, body: str):
         from types import SimpleNamespace
 
-        identity = article_id(title, body)
         article = SimpleNamespace(
-            article_id=identity, title=title, body=body, published_at=None, origin=None
+            article_id=article_id(title, body),
+            title=title,
+            body=body,
+            published_at=None,
+            origin=None,
         )
-        section = self.dedup.see(article)
-        return section.verdict.value == "unique" and section.story_id == identity
+        return self.dedup.see(article)
+
+    def alone(self, title: str, body: str) -> bool:
+        section = self._see(title, body)
+        return section.verdict.value == "unique" and section.story_id == article_id(title, body)
+
+    def joins(self, title: str, body: str, lead_id: str) -> bool:
+        """True when the article is neither copy nor new story but joins `lead_id`'s."""
+        section = self._see(title, body)
+        return section.verdict.value == "unique" and section.story_id == lead_id
 
 
 def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
@@ -225,17 +253,21 @@ def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
     # enough words would form one story led by whichever arrives first, and arrival order
     # across partitions is not fixed. The dedup logic itself tells which ones to replace.
     stories = _StoryScreen()
+    lead_names: dict[str, tuple[str, str, str]] = {}  # an original's people, org and place
     for index in range(uniques):
-        title, body = _article(rng, index, words)
+        names = _names(rng, index)
+        title, body = _article(rng, index, words, names)
         retry = index
         while not stories.alone(title, body):  # the names come from the index: a new one
             retry += 1_000_003
-            title, body = _article(rng, retry, words)
+            names = _names(rng, retry)
+            title, body = _article(rng, retry, words, names)
         path = f"articles/{index // 500:02d}/article-{index:05d}.txt"
         identity = article_id(title, body)
         text = f"{title}\n\n{body}\n".encode()
         corpus.items.append(Item(path, "unique", 1, text, (identity,)))
         originals.append((title, body, path, identity))
+        lead_names[identity] = names
 
     for number, (title, body, path, identity) in enumerate(rng.sample(originals, copies)):
         variant = number % 3
@@ -289,5 +321,30 @@ def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
             bad_lines=((2, "missing_body"),),
         )
     )
+
+    # Another article of an original's story: the same names, other words, so a story (not
+    # a copy) that crosses partitions. The dedup logic itself confirms that it joins.
+    for number, (_, _, path, identity) in enumerate(rng.sample(originals, follow_ups(articles))):
+        for _attempt in range(10):
+            title, body = _article(rng, uniques + number, words, lead_names[identity])
+            if stories.joins(title, body, identity):
+                break
+        else:
+            raise RuntimeError(f"no follow-up of {path} joins its story: the dedup logic changed")
+        corpus.items.append(
+            Item(
+                f"stories/follow-up-{number:05d}.txt",
+                "follow_up",
+                2,
+                f"{title}\n\n{body}\n".encode(),
+                (article_id(title, body),),
+                identity,
+                original_path=path,
+            )
+        )
     corpus.items += _bad_files(copies=max(1, articles // 500))
     return corpus
+
+
+def follow_ups(articles: int) -> int:
+    return max(2, articles // 20)

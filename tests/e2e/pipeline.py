@@ -3,7 +3,8 @@ ports, under the run's folder), the topics, and every service in SERVICES as its
 process with its own settings, which the harness can stop, kill and restart.
 
 The stages and what they add follow SERVICES, so the harness is right with whichever
-services exist."""
+services exist. With `instances` above 1, every worker and the sink run that many processes
+in their consumer group (`dedup`, `dedup-2`, ...), each with its own state and port."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from kafka.errors import KafkaError
 from newsflow.settings import KafkaSettings
 from newsflow_cli.main import SERVICES
 
+from . import store
 from .corpus import MAX_FILE_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,14 +80,18 @@ def _local_kafka_module():
 
 
 class Service:
-    """`newsflow <name>` as its own process, logging to a file, restartable."""
+    """`newsflow <command>` as its own process, logging to a file, restartable. `name` tells
+    instances of one command apart (`sink`, `sink-2`)."""
 
-    def __init__(self, name: str, env: dict[str, str], log_path: Path, prefix=()) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_path: Path, prefix=(), command: str = ""
+    ) -> None:
         self.name = name
+        self.command = command or name
         self.env = env
         self.log_path = log_path
         self.prefix = tuple(prefix)
-        self.port = int(env[f"NEWSFLOW_{name.upper()}_METRICS_PORT"])
+        self.port = int(env[f"NEWSFLOW_{self.command.upper()}_METRICS_PORT"])
         self.process: subprocess.Popen | None = None
         self.starts = 0
         self.draining = False  # stopped on purpose by the chaos controller, restarted by it
@@ -93,7 +99,7 @@ class Service:
     def start(self) -> None:
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [*self.prefix, sys.executable, "-m", "newsflow_cli", self.name],
+                [*self.prefix, sys.executable, "-m", "newsflow_cli", self.command],
                 env=self.env,
                 cwd=REPO,  # the models are found relative to the repository
                 stdout=out,
@@ -119,6 +125,13 @@ class Service:
                 return r.read().decode()
         except OSError:
             return ""
+
+    def records_in(self) -> float:
+        """Records this instance has taken from its topic (its `records_in_total`)."""
+        name = f"newsflow_{self.command}_records_in_total "
+        return sum(
+            float(line.split()[-1]) for line in self.metrics().splitlines() if line.startswith(name)
+        )
 
     def signal(self, sig: int) -> None:
         if self.running():
@@ -177,13 +190,14 @@ class MemoryWatch:
 class Pipeline:
     """A run's folder, broker and services. Everything lives under `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, store_url: str | None = None) -> None:
         self.root = root.absolute()
         self.inbox = self.root / "inbox"
         self.processed = self.root / "processed"
         self.failed = self.root / "failed"
         self.outside = self.root / "outside"  # targets of symbolic links, never read
-        self.store_path = self.root / "store" / "newsflow.db"
+        self.store_path = self.root / "store" / "newsflow.db"  # SQLite, unless `store_url`
+        self.store_url = store_url or f"sqlite:///{self.store_path}"
         self.logs = self.root / "logs"
         for folder in (self.inbox, self.outside, self.logs, self.store_path.parent):
             folder.mkdir(parents=True, exist_ok=True)
@@ -235,7 +249,9 @@ class Pipeline:
         env["NEWSFLOW_KAFKA_CLIENT_ID"] = "newsflow-e2e"
         return env
 
-    def service_env(self, name: str) -> dict[str, str]:
+    def service_env(self, name: str, instance: str = "") -> dict[str, str]:
+        """`newsflow <name>`'s settings; `instance` (default: `name`) names its state folder."""
+        instance = instance or name
         prefix = f"NEWSFLOW_{name.upper()}_"
         env = self._base_env()
         env[prefix + "METRICS_PORT"] = str(free_port())
@@ -244,15 +260,15 @@ class Pipeline:
             env[prefix + "INBOX"] = str(self.inbox)
             env[prefix + "PROCESSED_DIR"] = str(self.processed)
             env[prefix + "FAILED_DIR"] = str(self.failed)
-            env[prefix + "STATE_DIR"] = str(self.root / "state" / name)
+            env[prefix + "STATE_DIR"] = str(self.root / "state" / instance)
             env[prefix + "MAX_FILE_BYTES"] = str(MAX_FILE_BYTES)
             env[prefix + "SETTLE_SECONDS"] = "0.5"
         elif name == "sink":
-            env[prefix + "STORE_URL"] = f"sqlite:///{self.store_path}"
+            env[prefix + "STORE_URL"] = self.store_url
             env[prefix + "BATCH_TIMEOUT_SECONDS"] = "0.5"
             env[prefix + "RETRY_MAX_SECONDS"] = "2"
         else:
-            env[prefix + "STATE_DIR"] = str(self.root / "state" / name)
+            env[prefix + "STATE_DIR"] = str(self.root / "state" / instance)
             # A worker whose consumer stopped fetching restarts itself after this long; the
             # default (120 s) is longer than a short run waits.
             env[prefix + "STALL_SECONDS"] = "45"
@@ -267,7 +283,8 @@ class Pipeline:
                 counts[name] = found
         return counts
 
-    def start_services(self) -> None:
+    def start_services(self, instances: int = 1) -> None:
+        """Every service; `instances` of each but the watcher (one per inbox)."""
         for name in SERVICES:
             # As root the watcher would read files without permission; without these two
             # capabilities it obeys file permissions as a real deployment's user does.
@@ -276,9 +293,17 @@ class Pipeline:
                 if name == "watcher" and os.geteuid() == 0
                 else ()
             )
-            service = Service(name, self.service_env(name), self.logs / f"{name}.log", prefix)
-            self.services[name] = service
-            service.start()
+            for number in range(1, 1 + (1 if name == "watcher" else instances)):
+                instance = name if number == 1 else f"{name}-{number}"
+                service = Service(
+                    instance,
+                    self.service_env(name, instance),
+                    self.logs / f"{instance}.log",
+                    prefix,
+                    command=name,
+                )
+                self.services[instance] = service
+                service.start()
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -347,17 +372,7 @@ class Pipeline:
             admin.close()
 
     def stored_count(self) -> int:
-        import sqlite3
-
-        if not self.store_path.exists():
-            return 0
-        try:
-            with contextlib.closing(
-                sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True)
-            ) as connection:
-                return connection.execute("SELECT count(*) FROM articles").fetchone()[0]
-        except sqlite3.Error:
-            return 0
+        return store.count(self.store_url)
 
     def _progress(self, but: tuple[str, ...] = ()) -> tuple:
         """What idleness watches: inbox files, records left by stage (but those of `but`),

@@ -32,6 +32,8 @@ class Result:
     sink_backlog: int | None = None
     memory_while_paused: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
+    # Instances SIGKILLed mid-stream and never restarted: records each had taken by then.
+    killed: dict[str, float] = field(default_factory=dict)
     fault_errors: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
 
@@ -64,24 +66,54 @@ def _wait_stored(pipeline: Pipeline, count: int, timeout: float) -> None:
         time.sleep(1)
 
 
+def _kill_second_instances(pipeline: Pipeline, taken_before: dict[str, float], timeout: float):
+    """SIGKILL each second instance (`dedup-2`, ...) as soon as it has taken records of the
+    current wave, and leave it dead: its partitions must move to the first instance, which
+    takes over its uncommitted records. Returns the records each one had taken."""
+    waiting = {name: s for name, s in pipeline.services.items() if name.endswith("-2")}
+    killed = {}
+    deadline = time.monotonic() + timeout
+    while waiting:
+        pipeline.check_alive()
+        for name, service in list(waiting.items()):
+            if (taken := service.records_in()) > taken_before[name]:
+                service.kill()
+                log.info("%s SIGKILLed after taking %d records", name, taken)
+                killed[name] = taken
+                del waiting[name], pipeline.services[name]
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{', '.join(waiting)} took no record of the wave in {timeout:.0f}s: "
+                "no partition assigned?"
+            )
+        time.sleep(0.05)
+    return killed
+
+
 def run(
     corpus: Corpus,
     root: Path,
     plan: ChaosPlan | None = None,
     timeout: float = 1800,
     pause_sink: bool = False,
+    instances: int = 1,
+    store_url: str | None = None,
+    kill_midstream: bool = False,
 ) -> Result:
     """The corpus through a fresh pipeline. `plan`: faults while it flows. `pause_sink`: the
-    sink is stopped (SIGSTOP) after the seeds, until everything else is done, then resumed."""
-    pipeline = Pipeline(root)
+    sink is stopped (SIGSTOP) after the seeds, until everything else is done, then resumed.
+    `instances`: processes of each worker and the sink (more than one sink wants a
+    PostgreSQL `store_url`); `kill_midstream`: the second instance of each is SIGKILLed
+    while it works on the originals, and not restarted."""
+    pipeline = Pipeline(root, store_url)
     started = time.monotonic()
     controller = None
     memory = MemoryWatch(pipeline.services)
-    sink_backlog, memory_while_paused = None, {}
+    sink_backlog, memory_while_paused, killed = None, {}, {}
     try:
         pipeline.start_broker()
         pipeline.create_topics()
-        pipeline.start_services()
+        pipeline.start_services(instances)
         pipeline.wait_ready()
         log.info("pipeline ready after %.0fs", time.monotonic() - started)
 
@@ -107,7 +139,10 @@ def run(
             sink.signal(signal.SIGCONT)
         else:
             # Originals and bad files, then the copies once their originals are stored.
+            taken = {name: s.records_in() for name, s in pipeline.services.items()}
             corpus.write(pipeline.inbox, 1, pipeline.outside)
+            if kill_midstream:
+                killed = _kill_second_instances(pipeline, taken, timeout=120)
             originals = len({a for item in corpus.items if item.wave <= 1
                              if item.kind != "bad" for a in item.article_ids})  # fmt: skip
             _wait_stored(pipeline, originals, timeout)
@@ -138,6 +173,7 @@ def run(
         sink_backlog=sink_backlog,
         memory_while_paused=memory_while_paused,
         faults=controller.counts() if controller else {},
+        killed=killed,
         fault_errors=controller.errors if controller else [],
     )
 
@@ -158,11 +194,16 @@ def summary(result: Result, title: str) -> str:
         ("exact copies dropped", figures.get("exact copies dropped")),
         ("files sent again after a crash, dropped", figures.get("files sent again")),
         ("near copies linked", figures.get("near copies linked")),
+        ("  of which across partitions", figures.get("near copies across partitions")),
+        ("follow-ups in their story", figures.get("follow-ups in their story")),
+        ("  of which across partitions", figures.get("follow-ups across partitions")),
     ]
     rows += [(f"failed: {reason}", n) for reason, n in figures.get("failed by reason", {}).items()]
     letters = figures.get("dead letters by stage", {})
     rows += [(f"dead letters: {stage}", n) for stage, n in letters.items()]
     rows += [(f"fault: {name}", n) for name, n in result.faults.items()]
+    rows += [(f"SIGKILLed mid-stream: {name}, records taken", f"{taken:.0f}")
+             for name, taken in result.killed.items()]  # fmt: skip
     rows += [
         ("faults injected", sum(result.faults.values())),
         ("stalled workers restarted in place", sum(result.stall_restarts.values())),
