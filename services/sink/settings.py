@@ -22,8 +22,9 @@ class SinkSettings(ServiceSettings):
     batch_size: int = Field(
         default=500, gt=0, le=10_000, description="Records written in one transaction at most."
     )
+    # Short for the same reason as the workers' batch wait: a backlog fills a batch at once.
     batch_timeout_seconds: float = Field(
-        default=1.0, gt=0, description="How long a batch waits to fill before it is written."
+        default=0.1, gt=0, description="How long a batch waits to fill before it is written."
     )
     retry_initial_seconds: float = Field(
         default=0.5, gt=0, description="First wait after a store error; doubles each time."

@@ -3,6 +3,7 @@
 the inbox are kept, and a name already taken gets a numbered suffix, never an overwrite."""
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +35,22 @@ def move_to_failed(
 def _move(path: Path, wanted: Path) -> Path:
     wanted.parent.mkdir(parents=True, exist_ok=True)
     destination = _free_name(wanted)
-    # shutil.move renames where it can and copies across file systems; a link moves as a
-    # link, its target is never read.
-    shutil.move(path, destination)
+    if path.is_symlink():
+        # A link moves as a link (shutil.move renames it); its target is never read.
+        shutil.move(path, destination)
+        return destination
+    try:
+        # A hard link and an unlink rather than a rename: a rename out of the watched folder
+        # is an unmatched move, which watchdog holds for 0.5 s (in order) to pair it with a
+        # move in, delaying the events of every file dropped after it. An unlink is not held.
+        os.link(path, destination)
+    except FileExistsError:
+        return _move(path, wanted)  # taken meanwhile: the next free name
+    except OSError:
+        # Another file system, or one without hard links: shutil.move renames or copies.
+        shutil.move(path, destination)
+        return destination
+    os.unlink(path)
     return destination
 
 

@@ -265,7 +265,6 @@ class Pipeline:
             env[prefix + "SETTLE_SECONDS"] = "0.5"
         elif name == "sink":
             env[prefix + "STORE_URL"] = self.store_url
-            env[prefix + "BATCH_TIMEOUT_SECONDS"] = "0.5"
             env[prefix + "RETRY_MAX_SECONDS"] = "2"
         else:
             env[prefix + "STATE_DIR"] = str(self.root / "state" / instance)
