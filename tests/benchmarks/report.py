@@ -284,7 +284,8 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
         "[benchmarks.json](benchmarks.json)."
         + (
             f" The text was written again from that JSON on {results['rendered_at']} "
-            "(`--render`, no new measurement), after tests/benchmarks/FIXES.md changed."
+            "(`--render`, no new measurement), after tests/benchmarks/FIXES.md or the "
+            "report's wording changed."
             if results.get("rendered_at")
             else ""
         )
@@ -381,7 +382,7 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
     add(
         "- The pipeline: the end-to-end harness (tests/e2e/pipeline.py) starts its own "
         "broker and every service as its own process with its settings (watcher settle "
-        "period 0.5 s, sink batch timeout 0.5 s); the stance worker gets "
+        "period 0.5 s; the other waits at their defaults); the stance worker gets "
         "deploy/stance/claims.yaml as `make up` does. Files are written to a staging folder "
         "and renamed into the inbox. Saturation: a run's files are dropped at once; "
         "throughput is files / (last row's `stored_at` minus first drop). Latency runs: Poisson "
@@ -681,7 +682,8 @@ def limits(results: dict, head: dict, stages: dict, budget: dict) -> str:
         "- **Latency floor.** Before any work, an article waits for the watcher's settle "
         "period (0.5 s in the harness, 1 s by default), for up to `BATCH_SECONDS` (0.05 s) "
         "at each of the three workers while a batch fills, and for the sink's batch timeout "
-        "(0.1 s): the *watcher* hop above is that wait almost entirely." + _floor(results.get("pipeline", {}))
+        "(0.1 s): the *watcher* hop above is that wait almost entirely."
+        + _floor(results.get("pipeline", {}))
     )
     add("")
     return "\n".join(lines)
