@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import sqlite3
-import statistics
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.pipeline import Pipeline
 
-from .corpus import BenchFile
+from .corpus import BenchFile, write
 from .limit import CLAIMS_FILE
 
 log = logging.getLogger("bench")
@@ -186,16 +185,6 @@ def per_process(before: Snapshot, after: Snapshot, files: int) -> dict[str, dict
 
 
 # --- dropping files and waiting for the rows ------------------------------------------------
-
-
-def stage(files: Sequence[BenchFile], staging: Path) -> list[Path]:
-    staging.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for item in files:
-        path = staging / item.name
-        path.write_bytes(item.data)
-        paths.append(path)
-    return paths
 
 
 def drop(paths: Sequence[Path], inbox: Path, offsets: Sequence[float] | None = None) -> dict:
@@ -372,7 +361,7 @@ def run_phase(
     """Drop `files` (at once, or as Poisson arrivals at `rate` per second) and wait until
     the store holds `expected_total` articles; `during` runs right after the drop starts."""
     staging = pipeline.root / "staging" / name
-    paths = stage(files, staging)
+    paths = write(files, staging)
     phase = Phase(name, len(files), offered_per_second=rate)
     before = Snapshot.take(pipeline)
     if during is not None:
@@ -407,15 +396,3 @@ def start(root: Path) -> BenchPipeline:
 
 def peaks(pipeline: BenchPipeline) -> dict[str, int | None]:
     return {name: peak_rss_bytes(pid) for name, pid in pipeline.pids().items()}
-
-
-def median_spread(values: Sequence[float | None]) -> dict:
-    present = [v for v in values if v is not None]
-    if not present:
-        return {"median": None, "min": None, "max": None, "runs": 0}
-    return {
-        "median": round(statistics.median(present), 3),
-        "min": round(min(present), 3),
-        "max": round(max(present), 3),
-        "runs": len(present),
-    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from newsflow.identity import article_id
@@ -51,6 +51,10 @@ class Item:
     bad_lines: tuple[tuple[int, str], ...] = ()  # for a feed: (line, reason) dead-lettered
     symlink: bool = False
     unreadable: bool = False
+
+    def of(self, original_id: str, original_path: str) -> Item:
+        """This item as a copy or follow-up of the original with that id and path."""
+        return replace(self, original_id=original_id, original_path=original_path)
 
 
 @dataclass
@@ -286,17 +290,8 @@ def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
     for number, (title, body, path, identity) in enumerate(rng.sample(originals, copies)):
         copied = _near_copy(rng, body, words)
         copy_title = title if number % 2 else f"{title} (updated)"
-        corpus.items.append(
-            Item(
-                f"copies/near-{number:05d}.txt",
-                "near_copy",
-                2,
-                f"{copy_title}\n\n{copied}\n".encode(),
-                (article_id(copy_title, copied),),
-                identity,
-                original_path=path,
-            )
-        )
+        item = _second_wave(f"copies/near-{number:05d}.txt", "near_copy", copy_title, copied)
+        corpus.items.append(item.of(identity, path))
 
     feed_lines = []
     feed_ids = []
@@ -331,19 +326,15 @@ def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
                 break
         else:
             raise RuntimeError(f"no follow-up of {path} joins its story: the dedup logic changed")
-        corpus.items.append(
-            Item(
-                f"stories/follow-up-{number:05d}.txt",
-                "follow_up",
-                2,
-                f"{title}\n\n{body}\n".encode(),
-                (article_id(title, body),),
-                identity,
-                original_path=path,
-            )
-        )
+        item = _second_wave(f"stories/follow-up-{number:05d}.txt", "follow_up", title, body)
+        corpus.items.append(item.of(identity, path))
     corpus.items += _bad_files(copies=max(1, articles // 500))
     return corpus
+
+
+def _second_wave(path: str, kind: str, title: str, body: str) -> Item:
+    """A text file of the second wave: it refers to an original of the first (`Item.of`)."""
+    return Item(path, kind, 2, f"{title}\n\n{body}\n".encode(), (article_id(title, body),))
 
 
 def follow_ups(articles: int) -> int:
