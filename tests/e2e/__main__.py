@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.ERROR)  # reconnects are the point of chaos
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
-    print(f"seed {seed} (replay: python -m tests.e2e {args.mode} --articles {args.articles} "
-          f"--seed {seed})", flush=True)  # fmt: skip
+    scale = f" --instances {args.instances}" if args.instances > 1 else ""
+    scale += " --kill-midstream" if args.kill_midstream else ""
+    print(f"seed {seed} (replay: python -m tests.e2e {args.mode}{scale} --articles "
+          f"{args.articles} --seed {seed})", flush=True)  # fmt: skip
     root = args.root or Path(tempfile.mkdtemp(prefix="newsflow-e2e-"))
     corpus = generate(args.articles, seed)
     started = time.monotonic()
