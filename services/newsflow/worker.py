@@ -5,7 +5,8 @@ the event loop keeps heartbeating and a large article never causes a rebalance),
 turns each record and its prepared result into output records on the event loop (where the
 Faust tables may be touched safely). Everything a stage cannot process goes to the
 dead-letter topic after a bounded number of attempts; the partition is never blocked.
-Outputs are acknowledged by Kafka before their input is acknowledged (at-least-once).
+A batch's table writes, then its outputs, are acknowledged by Kafka before its inputs are
+acknowledged (at-least-once; a replayed record finds the state it left).
 """
 
 from __future__ import annotations
@@ -288,6 +289,12 @@ class BatchRunner(Generic[In, Prepared]):
             outputs.extend(self._finish(record, result, source))
         stream._set_current_event(in_hand)
 
+        # What the batch wrote to tables is on the broker before its outputs are: Faust sends
+        # changelog records in the background and waits for them only when it commits, so an
+        # instance killed in between could leave outputs downstream whose state is lost (its
+        # replacement, or another instance, would not know the articles it passed on). Now
+        # the records come again and find their own state (dedup: the first verdict again).
+        await self.app.producer.flush()
         await self._send(outputs)
         elapsed = time.perf_counter() - started
         self.metrics.batch_seconds.observe(elapsed)
