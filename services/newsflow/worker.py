@@ -294,7 +294,9 @@ class BatchRunner(Generic[In, Prepared]):
         # instance killed in between could leave outputs downstream whose state is lost (its
         # replacement, or another instance, would not know the articles it passed on). Now
         # the records come again and find their own state (dedup: the first verdict again).
-        await self.app.producer.flush()
+        # Only a worker with tables has anything to wait for.
+        if self.app.tables:
+            await self.app.producer.flush()
         await self._send(outputs)
         elapsed = time.perf_counter() - started
         self.metrics.batch_seconds.observe(elapsed)
