@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from newsflow import records
 from newsflow.identity import article_id
+from newsflow.names import entity_key
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TITLE = "US plans to prevent Russian and Chinese influence in Venezuela"
@@ -88,6 +89,7 @@ def enriched_article(
                 label=records.EntityLabel(label),
                 count=len(starts),
                 first_offset=starts[0],
+                key=entity_key(canonical, label),
             )
         )
     stances = [

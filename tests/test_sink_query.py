@@ -168,3 +168,103 @@ def test_a_question_is_required_and_a_missing_store_is_explained(tmp_path):
     missing = query(f"sqlite:///{tmp_path}/none.db", "--claims", expect_ok=False)
     assert "run the sink first" in missing
     assert not (tmp_path / "none.db").exists()
+
+
+# --- one name per entity across the store -------------------------------------------------------
+
+SHORT = enriched_article(
+    "Pompeo visits Caracas",
+    "Mike Pompeo arrived in Caracas. Mike Pompeo met Juan Guaidó.",
+    seen_at=NOW + timedelta(hours=1),
+    entities=[("Mike Pompeo", "PER"), ("Juan Guaidó", "PER")],
+)
+FORMAL = enriched_article(
+    "State Department statement",
+    "Secretary of State Michael R. Pompeo said the United States stands with Juan Guaido.",
+    seen_at=NOW + timedelta(hours=2),
+    entities=[("Michael R. Pompeo", "PER"), ("Juan Guaido", "PER")],
+)
+
+
+def filled_store(url: str, *batches: list[records.EnrichedArticle]) -> str:
+    store = open_store(url)
+    store.open()
+    for batch in batches:
+        store.upsert(batch)
+    store.close()
+    return url
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgres", "jsonl"])
+def test_every_spelling_of_a_person_is_one_entity_whatever_the_order(store_kind, tmp_path, request):
+    answers = []
+    for number, order in enumerate(([SHORT], [FORMAL]), start=1):
+        batches = [order, [FORMAL] if order == [SHORT] else [SHORT]]
+        if store_kind == "sqlite":
+            url = f"sqlite:///{tmp_path}/order{number}.db"
+        elif store_kind == "jsonl":
+            url = f"jsonl:///{tmp_path}/order{number}"
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = server.create_database(f"names_{tmp_path.name.replace('-', '_')}_{number}")
+        filled_store(url, *batches)
+        for searched in ("Mike Pompeo", "Michael R. Pompeo", "michael pompeo"):
+            found = json.loads(query(url, "--entity", searched, "--format", "json"))
+            assert {a["article_id"] for a in found} == {SHORT.article_id, FORMAL.article_id}
+            answers.append({(a["article_id"], a["entity"]) for a in found})
+        guaido = json.loads(query(url, "--entity", "Juan Guaido", "--format", "json"))
+        # One article each: the spelling with the accent names him.
+        assert {(a["article_id"], a["entity"]) for a in guaido} == {
+            (SHORT.article_id, "Juan Guaidó"),
+            (FORMAL.article_id, "Juan Guaidó"),
+        }
+    # The same one name in every answer: "Mike Pompeo" has more mentions (two to one).
+    assert all(answer == answers[0] for answer in answers)
+    assert {name for _, name in answers[0]} == {"Mike Pompeo"}
+
+
+def test_the_best_attested_spelling_names_the_entity_once_more_articles_use_it(tmp_path):
+    url = filled_store(f"sqlite:///{tmp_path}/n.db", [FORMAL])
+    found = json.loads(query(url, "--entity", "Mike Pompeo", "--format", "json"))
+    assert [a["entity"] for a in found] == ["Michael R. Pompeo"]
+    more = [
+        enriched_article(
+            f"Pompeo speaks {n}",
+            f"Michael Pompeo spoke on day {n}.",
+            seen_at=NOW + timedelta(hours=3 + n),
+            entities=[("Michael Pompeo", "PER")],
+        )
+        for n in range(2)
+    ]
+    filled_store(url, more)
+    found = json.loads(query(url, "--entity", "Mike Pompeo", "--format", "json"))
+    assert len(found) == 3
+    assert {a["entity"] for a in found} == {"Michael Pompeo"}  # stored rows renamed at once
+    suggestions = query(url, "--entity", "Pompeo")
+    assert "Michael Pompeo (PER, 3 articles)" in suggestions
+
+
+def test_rows_stored_before_keys_get_theirs_when_the_store_is_migrated(tmp_path):
+    import sqlite3
+
+    from newsflow_sink.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(SCHEMA_VERSION_TABLE)
+        for statement in MIGRATIONS[0].sqlite:
+            connection.execute(statement)
+        connection.execute("INSERT INTO schema_version VALUES (1, 'v1', '2026-01-01')")
+        for article, name in ((SHORT, "Mike Pompeo"), (FORMAL, "Michael R. Pompeo")):
+            connection.execute(
+                "INSERT INTO articles (article_id, title_method, body, first_seen_at, "
+                "source_path, source_format, source_sha256, stored_at, record) "
+                "VALUES (?, 'first_line', 'body', ?, 'a.txt', 'txt', ?, ?, '{}')",
+                (article.article_id, NOW.isoformat(), "0" * 64, NOW.isoformat()),
+            )
+            connection.execute(
+                "INSERT INTO entities VALUES (?, ?, 'PER', 1, 0)", (article.article_id, name)
+            )
+    url = filled_store(f"sqlite:///{path}")  # the sink opens it: schema 1 -> latest
+    found = json.loads(query(url, "--entity", "Mike Pompeo", "--format", "json"))
+    assert {a["article_id"] for a in found} == {SHORT.article_id, FORMAL.article_id}

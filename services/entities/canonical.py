@@ -19,8 +19,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from newsflow.names import entity_key, fold, name_tokens, same_first_name
 from newsflow.records import EntitiesSection, Entity, EntityLabel, Mention
-from newsflow_entities.countries import country_name, fold
+from newsflow_entities.countries import country_name
 
 
 @dataclass(frozen=True)
@@ -66,26 +67,6 @@ _TITLE_PREFIX = re.compile(
     r"^(?:(?:" + "|".join(re.escape(t).replace(r"\ ", r"\.?\s+") for t in TITLES) + r")\.?\s+)+",
     re.IGNORECASE,
 )
-_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
-
-# Short and long forms of first names, so "Mike Pompeo" and "Michael Pompeo" are one person.
-_FIRST_NAME_GROUPS: tuple[frozenset[str], ...] = tuple(
-    frozenset(group.split())
-    for group in _phrases(
-        """
-        michael mike mick, william bill billy will, robert bob bobby rob, richard dick rick,
-        james jim jimmy, thomas tom tommy, joseph joe, charles charlie chuck, anthony tony,
-        stephen steven steve, david dave, daniel dan danny, christopher chris,
-        alexander alex sasha, nicholas nick, benjamin ben, samuel sam, edward ed ted eddie,
-        theodore ted teddy, andrew andy, patrick pat, peter pete, jonathan jon, matthew matt,
-        timothy tim, gregory greg, kenneth ken, ronald ron, donald don, lawrence larry,
-        gerald jerry, frederick fred, elizabeth liz beth betty, katherine catherine kate kathy,
-        margaret maggie peggy, jennifer jenny, susan sue, deborah debbie, patricia pat patty,
-        rebecca becky
-        """
-    )
-)
-
 _ABBREVIATION = re.compile(r"^(?:[A-Z]\.){2,}$|^[A-Z][A-Za-z]{0,2}[A-Z][A-Z&]*$")
 _PARENTHESIS = re.compile(r"\s*\(\s*([^()\n]{2,80}?)\s*\)")
 _NAME_WITH_ABBREVIATION = re.compile(r"^(.+?)\s*\(\s*([^()]{2,15}?)\s*\)$")
@@ -122,20 +103,6 @@ def clean(text: str, label: EntityLabel) -> str:
     if label is EntityLabel.PERSON:
         return strip_title(text)
     return _LEADING_THE.sub("", text) or text
-
-
-def name_tokens(name: str) -> tuple[str, ...]:
-    """Folded words of a person's name that identify them: no initials, no "Jr."."""
-    words = [word.strip(".,") for word in fold(name).replace("-", " - ").split()]
-    return tuple(
-        word for word in words if len(word) > 1 and word != "-" and word not in _NAME_SUFFIXES
-    )
-
-
-def same_first_name(first: str, other: str) -> bool:
-    if first == other:
-        return True
-    return any(first in group and other in group for group in _FIRST_NAME_GROUPS)
 
 
 def initials(name: str, skip_function_words: bool = True) -> str:
@@ -314,7 +281,9 @@ def entities_section(
     """Mentions in text order with their canonical names, and one entry per entity.
 
     An entity has one label in an article: the one most of its mentions have (on a tie, its
-    first mention's), and its mentions carry that label too; a person is always PER.
+    first mention's), and its mentions carry that label too; a person is always PER and a
+    country always LOC (the model reads "US" in "US sanctions" as MISC or ORG at times, and
+    one entity should not change type with the sentence).
     """
     found = sorted(found, key=lambda mention: (mention.start, mention.end))
     resolved = _resolve(found, text)
@@ -325,7 +294,9 @@ def entities_section(
         votes.setdefault(key, Counter())[EntityLabel.PERSON if is_person else mention.label] += 1
         first.setdefault(key, mention)
     labels = {
-        key: max(counts, key=lambda label: (counts[label], label is first[key].label))
+        key: EntityLabel.LOCATION
+        if not key[0] and country_name(key[1]) == key[1]
+        else max(counts, key=lambda label: (counts[label], label is first[key].label))
         for key, counts in votes.items()
     }
     mentions = [
@@ -344,6 +315,7 @@ def entities_section(
             label=labels[key],
             count=sum(votes[key].values()),
             first_offset=first[key].start,
+            key=entity_key(key[1], labels[key].value),
         )
         for key in first
     ]

@@ -8,10 +8,11 @@ another picks the name news readers know where ISO's short name is a formal or i
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 
 import pycountry
+
+from newsflow.names import fold
 
 # ISO alpha-2 code -> the name a news reader knows, where pycountry's short name is formal,
 # inverted ("Congo, The Democratic Republic of the") or has no `common_name`.
@@ -53,13 +54,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _ABBREVIATION = re.compile(r"^(?:[A-Z]\.){2,}$|^[A-Z]{2,4}$")
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form of a name, with runs of whitespace as one space."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(plain.replace("\u2019", "'").casefold().split())
 
 
 def display_name(alpha_2: str) -> str:

@@ -115,10 +115,16 @@ class Mention(Record):
 
 
 class Entity(Record):
-    canonical: str
+    canonical: str = Field(description="The entity's one name in this article.")
     label: EntityLabel
     count: int = Field(ge=1)
     first_offset: int = Field(ge=0)
+    key: str | None = Field(
+        default=None,
+        description="The entity's identity across articles: entities with the same key are "
+        "one entity however each article spells it ('PER:michael pompeo' for 'Mike Pompeo' "
+        "and 'Michael R. Pompeo'). Absent in records written before keys existed.",
+    )
 
 
 class EntitiesSection(Record):

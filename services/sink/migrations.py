@@ -7,8 +7,11 @@ dialects; only the types differ (PostgreSQL keeps the record as JSONB, SQLite as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from newsflow.names import entity_key
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -19,6 +22,8 @@ class Migration:
     name: str
     sqlite: tuple[str, ...]
     postgres: tuple[str, ...]
+    # Run after the statements, in the same transaction: (cursor, the store's `_sql`).
+    fill: Callable[[Any, Callable[[str], str]], None] | None = None
 
     def statements(self, dialect: Dialect) -> tuple[str, ...]:
         return self.sqlite if dialect == "sqlite" else self.postgres
@@ -89,6 +94,29 @@ _INDEXES = (
     "CREATE INDEX stances_label ON stances (label)",
 )
 
+
+def _fill_entity_keys(cursor: Any, sql: Callable[[str], str]) -> None:
+    """Give rows stored before keys existed the key their name and label make."""
+    cursor.execute("SELECT DISTINCT canonical, label FROM entities WHERE entity_key IS NULL")
+    names = cursor.fetchall()
+    if names:
+        cursor.executemany(
+            sql(
+                "UPDATE entities SET entity_key = :key "
+                "WHERE canonical = :canonical AND label = :label AND entity_key IS NULL"
+            ),
+            [
+                {"key": entity_key(canonical, label), "canonical": canonical, "label": label}
+                for canonical, label in names
+            ],
+        )
+
+
+_ENTITY_KEYS = (
+    "ALTER TABLE entities ADD COLUMN entity_key TEXT",
+    "CREATE INDEX entities_key ON entities (entity_key)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -105,6 +133,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             _stances("DOUBLE PRECISION"),
             *_INDEXES,
         ),
+    ),
+    # One entity across articles: rows with one key are one entity, named by the spelling
+    # most articles use (newsflow.names), so nothing stored is rewritten when that changes.
+    Migration(
+        2,
+        "entity keys",
+        sqlite=_ENTITY_KEYS,
+        postgres=_ENTITY_KEYS,
+        fill=_fill_entity_keys,
     ),
 )
 

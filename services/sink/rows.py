@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from newsflow.names import entity_key
 from newsflow.records import EnrichedArticle, encode
 
 
@@ -46,6 +47,7 @@ class EntityRow:
     label: str
     mention_count: int
     first_offset: int | None
+    entity_key: str  # one entity across articles (newsflow.names); derived for older records
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def _entity_rows(article_id: str, entities: Iterable) -> list[EntityRow]:
             first_offset=min(entity.first_offset, earlier.first_offset)
             if earlier and earlier.first_offset is not None
             else entity.first_offset,
+            entity_key=getattr(entity, "key", None) or entity_key(entity.canonical, key[1]),
         )
     return list(merged.values())
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from newsflow.names import Attested, best_spelling, keys_of_search
 from newsflow.records import EnrichedArticle, encode
 from newsflow_sink.answers import (
     ArticleMention,
@@ -30,7 +31,7 @@ from newsflow_sink.answers import (
     StoryArticle,
 )
 from newsflow_sink.exceptions import StoreNotReady, StoreUnavailable
-from newsflow_sink.rows import ArticleRows, Written, latest_per_article, rows_of
+from newsflow_sink.rows import ArticleRows, EntityRow, Written, latest_per_article, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,11 @@ class JSONLinesStore:
         self, entity: str, stance: str | None, claim: str | None, limit: int
     ) -> list[ArticleMention]:
         found = []
-        for rows in self._all_rows():
-            matches = [e for e in rows.entities if e.canonical.lower() == entity.lower()]
+        every = list(self._all_rows())
+        names = _names(every)
+        named = _named_entity(entity)
+        for rows in every:
+            matches = [e for e in rows.entities if named(e)]
             wanted = [
                 s
                 for s in rows.stances
@@ -161,7 +165,7 @@ class JSONLinesStore:
                         first_seen_at=_iso(article.first_seen_at),
                         publisher=article.publisher,
                         story_id=article.story_id,
-                        entity=match.canonical,
+                        entity=names[match.entity_key],
                         label=match.label,
                         mentions=match.mention_count,
                         stances=[
@@ -193,8 +197,9 @@ class JSONLinesStore:
 
     def stance_counts(self, entity: str | None, claim: str | None, limit: int) -> list[ClaimCounts]:
         counts: dict[tuple[str, str, str], dict[str, int]] = {}
+        named = _named_entity(entity or "")
         for rows in self._all_rows():
-            if entity and not any(e.canonical.lower() == entity.lower() for e in rows.entities):
+            if entity and not any(named(e) for e in rows.entities):
                 continue
             for s in rows.stances:
                 if claim and claim not in (s.claim_id, s.claim_text):
@@ -208,14 +213,45 @@ class JSONLinesStore:
         return answers[:limit]
 
     def entity_names_like(self, text: str, limit: int) -> list[EntityName]:
-        counts: dict[tuple[str, str], int] = {}
-        for rows in self._all_rows():
+        every = list(self._all_rows())
+        wanted = {
+            e.entity_key
+            for rows in every
+            for e in rows.entities
+            if text.lower() in e.canonical.lower()
+        }
+        articles: dict[tuple[str, str], set[str]] = {}
+        for rows in every:
             for e in rows.entities:
-                if text.lower() in e.canonical.lower():
-                    counts[(e.canonical, e.label)] = counts.get((e.canonical, e.label), 0) + 1
-        names = [EntityName(name, label, n) for (name, label), n in counts.items()]
-        names.sort(key=lambda n: (-n.articles, n.canonical))
-        return names[:limit]
+                if e.entity_key in wanted:
+                    articles.setdefault((e.entity_key, e.label), set()).add(e.article_id)
+        names = _names(every)
+        found = [EntityName(names[key], label, len(ids)) for (key, label), ids in articles.items()]
+        found.sort(key=lambda n: (-n.articles, n.canonical))
+        return found[:limit]
+
+
+def _named_entity(entity: str):
+    """Whether an entity row is the searched entity: by any key it could have, or by spelling."""
+    keys = set(keys_of_search(entity))
+    return lambda row: row.entity_key in keys or row.canonical.lower() == entity.lower()
+
+
+def _names(every: Sequence[ArticleRows]) -> dict[str, str]:
+    """Each entity key's name: the spelling most articles give it (`names.best_spelling`)."""
+    spellings: dict[str, dict[str, list[EntityRow]]] = {}
+    for rows in every:
+        for e in rows.entities:
+            spellings.setdefault(e.entity_key, {}).setdefault(e.canonical, []).append(e)
+    return {
+        key: best_spelling(
+            Attested(
+                spelling, len({e.article_id for e in found}), sum(e.mention_count for e in found)
+            )
+            for spelling, found in by_spelling.items()
+        )
+        for key, by_spelling in spellings.items()
+    }
 
 
 def _lines(path: Path) -> Iterator[str]:

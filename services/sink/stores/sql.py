@@ -12,6 +12,7 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from newsflow.names import Attested, best_spelling, keys_of_search
 from newsflow.records import EnrichedArticle
 from newsflow_sink.answers import (
     ArticleMention,
@@ -151,6 +152,8 @@ class SqlStore:
                     continue
                 for statement in migration.statements(self.dialect):
                     cursor.execute(statement)
+                if migration.fill is not None:
+                    migration.fill(cursor, self._sql)
                 cursor.execute(
                     self._sql(
                         "INSERT INTO schema_version (version, name, applied_at) "
@@ -251,15 +254,17 @@ class SqlStore:
                 + (" AND (s.claim_id = :claim OR s.claim_text = :claim)" if claim else "")
                 + ")"
             )
+        matching, parameters = _named_entity("e.", entity)
         rows = self._query(
             "SELECT a.article_id, a.title, a.published_at, a.first_seen_at, a.publisher, "
-            "a.story_id, e.canonical, e.label, e.mention_count "
+            "a.story_id, e.entity_key, e.label, e.mention_count "
             "FROM entities e JOIN articles a ON a.article_id = e.article_id "
-            "WHERE lower(e.canonical) = lower(:entity)" + stance_filter + " "
+            f"WHERE {matching}{stance_filter} "
             "ORDER BY COALESCE(a.published_at, a.first_seen_at) DESC, a.article_id LIMIT :limit",
-            {"entity": entity, "stance": stance, "claim": claim, "limit": limit},
+            {**parameters, "stance": stance, "claim": claim, "limit": limit},
         )
         verdicts = self._verdicts([row[0] for row in rows])
+        names = self._names({row[6] for row in rows})
         return [
             ArticleMention(
                 article_id=row[0],
@@ -268,13 +273,30 @@ class SqlStore:
                 first_seen_at=_iso(row[3]),
                 publisher=row[4],
                 story_id=row[5],
-                entity=row[6],
+                entity=names[row[6]],
                 label=row[7],
                 mentions=row[8],
                 stances=verdicts.get(row[0], []),
             )
             for row in rows
         ]
+
+    def _names(self, keys: set[str]) -> dict[str, str]:
+        """Each entity key's name: the spelling most articles give it (`names.best_spelling`)."""
+        if not keys:
+            return {}
+        parameters = {f"key{n}": key for n, key in enumerate(sorted(keys))}
+        rows = self._query(
+            "SELECT entity_key, canonical, count(DISTINCT article_id), sum(mention_count) "
+            "FROM entities WHERE entity_key IN ("
+            + ", ".join(f":{name}" for name in parameters)
+            + ") GROUP BY entity_key, canonical",
+            parameters,
+        )
+        spellings: dict[str, list[Attested]] = {}
+        for key, spelling, articles, mentions in rows:
+            spellings.setdefault(key, []).append(Attested(spelling, articles, int(mentions)))
+        return {key: best_spelling(found) for key, found in spellings.items()}
 
     def _verdicts(self, article_ids: list[str]) -> dict[str, list[ClaimVerdict]]:
         found: dict[str, list[ClaimVerdict]] = {}
@@ -305,11 +327,10 @@ class SqlStore:
 
     def stance_counts(self, entity: str | None, claim: str | None, limit: int) -> list[ClaimCounts]:
         conditions = []
+        parameters: dict[str, Any] = {}
         if entity:
-            conditions.append(
-                "article_id IN (SELECT article_id FROM entities "
-                "WHERE lower(canonical) = lower(:entity))"
-            )
+            matching, parameters = _named_entity("", entity)
+            conditions.append(f"article_id IN (SELECT article_id FROM entities WHERE {matching})")
         if claim:
             conditions.append("(claim_id = :claim OR claim_text = :claim)")
         where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
@@ -321,18 +342,32 @@ class SqlStore:
             f"SELECT claim_id, claim_text, claim_source, {counts} FROM stances {where}"
             "GROUP BY claim_id, claim_text, claim_source "
             "ORDER BY count(*) DESC, claim_id, claim_text LIMIT :limit",
-            {"entity": entity, "claim": claim, "limit": limit},
+            {**parameters, "claim": claim, "limit": limit},
         )
         return [ClaimCounts(*row[:3], *(int(n or 0) for n in row[3:])) for row in rows]
 
     def entity_names_like(self, text: str, limit: int) -> list[EntityName]:
         rows = self._query(
-            "SELECT canonical, label, count(*) FROM entities "
-            "WHERE lower(canonical) LIKE :pattern "
-            "GROUP BY canonical, label ORDER BY count(*) DESC, canonical LIMIT :limit",
+            "SELECT entity_key, label, count(DISTINCT article_id) FROM entities "
+            "WHERE entity_key IN (SELECT entity_key FROM entities "
+            "WHERE lower(canonical) LIKE :pattern) "
+            "GROUP BY entity_key, label ORDER BY count(DISTINCT article_id) DESC, entity_key "
+            "LIMIT :limit",
             {"pattern": f"%{text.lower()}%", "limit": limit},
         )
-        return [EntityName(*row) for row in rows]
+        names = self._names({row[0] for row in rows})
+        return [EntityName(names[key], label, articles) for key, label, articles in rows]
+
+
+def _named_entity(table: str, entity: str) -> tuple[str, dict[str, Any]]:
+    """A condition on entity rows for a searched name: any key it could have, or its spelling."""
+    parameters: dict[str, Any] = {f"key{n}": key for n, key in enumerate(keys_of_search(entity))}
+    keys = ", ".join(f":{name}" for name in parameters)
+    parameters["entity"] = entity
+    return (
+        f"({table}entity_key IN ({keys}) OR lower({table}canonical) = lower(:entity))",
+        parameters,
+    )
 
 
 def _iso(value: Any) -> str | None:
