@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-observed down kafka-up kafka-down k8s-tools test e2e scale-e2e chaos bench bench-sink models ner-model stance-model schemas lint format lock clean
+.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools test e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create the virtual environment with newsflow and its tools
 
@@ -80,9 +80,24 @@ format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix services tests deploy
 	$(BIN)/ruff format services tests deploy
 
-models: ner-model stance-model ## Train the models from ../shared/data into models/ (fixed seeds)
+models: ner-model ner-fast-model stance-model ## Train the models from ../shared/data into models/ (fixed seeds)
 
-ner-model: venv ## Train the entity worker's NER model into models/ner (about an hour on 2 cores)
+# Fine-tuning needs PyTorch: it gets its own environment, so the services' (.venv, the
+# image) never holds it.
+TRAIN_VENV := .venv-train
+train-venv: $(TRAIN_VENV)/.installed ## Create .venv-train: newsflow plus PyTorch and transformers, for make ner-model
+
+$(TRAIN_VENV)/.installed: pyproject.toml requirements-train.lock
+	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TRAIN_VENV)/bin/python -m pip install --quiet -r requirements-train.lock
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+ner-model: train-venv ## Fine-tune the transformer NER into models/ner (BERT teacher, MiniLM student; hours on 2 cores)
+	nice -n 10 $(TRAIN_VENV)/bin/python -m newsflow_entities.finetune
+
+ner-fast-model: venv ## Train the fast spaCy NER into models/ner-fast (about an hour on 2 cores)
 	$(BIN)/python -m newsflow_entities.train
 
 # The stance model and the FNC-1 baseline beside it, on FNC-1's training files only (fixed
@@ -96,6 +111,7 @@ stance-model: venv ## Train the stance model (and the FNC-1 baseline) into model
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/python -m piptools compile --quiet --no-emit-find-links --extra dev --extra models --strip-extras -o requirements.lock pyproject.toml
+	$(BIN)/python -m piptools compile --quiet --no-emit-find-links --extra models --extra train --strip-extras --constraint requirements.lock -o requirements-train.lock pyproject.toml
 
 clean: down ## Remove the environment, broker data and local run state (not inbox/ or data/)
-	rm -rf $(VENV) .kafka .run .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) .kafka .run .pytest_cache

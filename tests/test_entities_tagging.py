@@ -115,6 +115,17 @@ def test_invented_article(tagger: Tagger) -> None:
     assert section.model_version == tagger.model_version
 
 
+def test_an_articles_entities_do_not_depend_on_what_it_is_tagged_with(tagger: Tagger) -> None:
+    texts = [
+        "Ada Okafor flew from Lagos to Geneva, where the World Health Organization met. " * n
+        + "Finjunyarrenburg's mayor, Fatima Gormifin, thanked the Finyardra Institute."
+        for n in (1, 7, 40)
+    ] + ["Reuters reported that Maersk and Hutchison Ports cut rates in Rotterdam."]
+    alone = [tagger.tag(text) for text in texts]
+    assert tagger.tag_many(texts) == alone
+    assert tagger.tag_many(texts[::-1]) == alone[::-1]
+
+
 def test_empty_and_blank_texts(tagger: Tagger) -> None:
     sections = tagger.tag_many(["", "   \n\n  ", "Nothing to see here."])
     for section in sections:
@@ -215,3 +226,68 @@ def test_tokenizer_keeps_names_with_hyphens_whole() -> None:
         "Jean-Bertrand", "Aristide", "flew", "a", "US", "-", "funded", "Tu-160", "to", "Lima",
         "—", "fast",
     ]  # fmt: skip
+
+
+# --- names a reader checks first ------------------------------------------------------------
+
+HAND_WRITTEN = {
+    "social": (
+        "Twitter said on Tuesday it had suspended 400 accounts that spread false reports about "
+        "the election. A Twitter spokeswoman said the accounts were run from abroad."
+    ),
+    "ports": (
+        "Maersk and Hutchison Ports agreed on Thursday to share berths at Rotterdam. "
+        "Hutchison Ports, which runs terminals in 26 countries, said the deal would cut waiting "
+        "times, while Maersk expects lower costs."
+    ),
+    "flood": (
+        "Lagos State Governor Babajide Sanwo-Olu visited Ikorodu on Sunday after heavy rain "
+        "flooded hundreds of homes. Sanwo-Olu promised new drains for Ikorodu and Lekki."
+    ),
+}
+
+
+def labels_of(section: EntitiesSection, text: str) -> set[EntityLabel]:
+    found = {m.label for m in section.mentions if m.text == text}
+    assert found, f"{text!r} not found among {[m.text for m in section.mentions]}"
+    return found
+
+
+def test_seed_names_carry_the_right_type(tagger: Tagger) -> None:
+    venezuela_001 = tagger.tag(seed_text("001"))
+    assert labels_of(venezuela_001, "Hezbollah") == {ORG}
+    for name in ("Maduro", "Guaidó"):
+        assert labels_of(venezuela_001, name) == {PER}
+    assert labels_of(tagger.tag(seed_text("003")), "Monroe Doctrine") == {EntityLabel.MISCELLANEOUS}
+    envoy = tagger.tag(seed_text("004"))
+    abrams = [m for m in envoy.mentions if "Abrams" in m.text]
+    assert abrams and {m.text for m in abrams} <= {"Elliott Abrams", "Abrams"}
+    assert {m.label for m in abrams} == {PER}
+
+
+def test_hand_written_names_carry_the_right_type(tagger: Tagger) -> None:
+    social, ports, flood = tagger.tag_many(list(HAND_WRITTEN.values()))
+    assert labels_of(social, "Twitter") == {ORG}
+    assert labels_of(ports, "Maersk") == {ORG}
+    assert labels_of(ports, "Hutchison Ports") == {ORG}
+    assert entity(flood, "Babajide Sanwo-Olu").label is PER
+    assert labels_of(flood, "Ikorodu") == {LOC}
+
+
+def test_the_fast_model_is_a_setting_away(monkeypatch) -> None:
+    from newsflow.settings import SettingsError, load
+    from newsflow_entities.settings import EntitiesWorkerSettings
+
+    assert load(EntitiesWorkerSettings).model_folder == Path("models/ner")
+    monkeypatch.setenv("NEWSFLOW_ENTITIES_MODEL", "fast")
+    fast = load(EntitiesWorkerSettings).model_folder
+    assert fast == Path("models/ner-fast")
+    text = "Angela Merkel met Emmanuel Macron in Paris on Tuesday."
+    section = Tagger.load(REPO / fast).tag(text)
+    assert_offsets_exact(text, section)
+    assert entity(section, "Angela Merkel").label is PER
+    assert entity(section, "Paris").label is LOC
+    assert section.model_version == model_version(REPO / fast) != model_version(MODEL)
+    monkeypatch.setenv("NEWSFLOW_ENTITIES_MODEL", "huge")
+    with pytest.raises(SettingsError, match="NEWSFLOW_ENTITIES_MODEL"):
+        load(EntitiesWorkerSettings)

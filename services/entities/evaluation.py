@@ -188,19 +188,19 @@ def evaluate(
 ) -> Report:
     """Tag every document of the CoNLL file at `path` and score it against its own tags.
 
-    `harmonised`: apply the document rules of `consistency` after the model, as the tagger
-    does (False scores the model alone).
+    `harmonised`: apply the document rules of `consistency` after the model where the
+    model's meta asks for them, as the tagger does (False scores the model alone).
     """
     from newsflow_entities.consistency import harmonise
     from newsflow_entities.corpus import to_doc
-    from newsflow_entities.tagging import load_pipeline
+    from newsflow_entities.tagging import load_pipeline, uses_document_rules
 
     documents = conll.read(path)
     nlp = load_pipeline(model_dir)
     docs = [to_doc(nlp.vocab, document.sentences, with_entities=False) for document in documents]
     wall, cpu = time.perf_counter(), time.process_time()
     tagged = list(nlp.pipe(docs, batch_size=batch_size))
-    if harmonised:
+    if harmonised and uses_document_rules(nlp):
         for doc in tagged:
             harmonise(doc)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

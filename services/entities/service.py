@@ -50,7 +50,7 @@ class EntitiesStage(Stage[DedupedArticle, EntitiesSection]):
 def build(settings: EntitiesWorkerSettings):
     """The Faust app with its agent; separate from `main` for the tests."""
     app = faust_app("entities", settings, topic_partitions=DEDUPED.partitions)
-    stage = EntitiesStage(Tagger.load(settings.model_dir), settings)
+    stage = EntitiesStage(Tagger.load(settings.model_folder), settings)
     runner = BatchRunner(app, stage, settings, StageMetrics("entities"))
     source = app.topic(settings.deduped_topic, key_type=bytes, value_type=bytes)
 

@@ -19,6 +19,7 @@ import spacy
 from spacy.language import Language
 
 from newsflow.records import EntitiesSection, EntityLabel
+from newsflow_entities import onnx_ner  # noqa: F401  (registers the transformer component)
 from newsflow_entities.canonical import FoundMention, entities_section
 from newsflow_entities.consistency import harmonise
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path("models/ner")
 MAX_PIECE_CHARS = 10_000  # a piece of a long text: bounded work for one `Doc`
-MAX_TEXT_CHARS = 1_000_000  # beyond this a text is tagged up to here only (about 10 s)
+MAX_TEXT_CHARS = 1_000_000  # beyond this a text is tagged up to here only (about 30 s)
 BATCH_SIZE = 32
 
 # Where a long text may be cut, best first: paragraph breaks, line breaks, sentence ends, spaces.
@@ -88,6 +89,15 @@ def load_pipeline(model_dir: Path) -> Language:
     return nlp
 
 
+def uses_document_rules(nlp: Language) -> bool:
+    """Whether the model's labels go through the document rules (`consistency`).
+
+    They help a model that sees a few words either side (the fast CNN) and cost a little F1
+    with one that reads the document (the transformer): the model's meta says which.
+    """
+    return bool(nlp.meta.get("newsflow", {}).get("document_rules", True))
+
+
 class Tagger:
     """Finds the named entities of texts and names each entity one way per text."""
 
@@ -99,8 +109,10 @@ class Tagger:
         batch_size: int = BATCH_SIZE,
         max_piece_chars: int = MAX_PIECE_CHARS,
         max_text_chars: int = MAX_TEXT_CHARS,
+        document_rules: bool = True,
     ) -> None:
         self.nlp = nlp
+        self.document_rules = document_rules
         self.model_version = model_version
         self.batch_size = batch_size
         self.max_piece_chars = max_piece_chars
@@ -110,7 +122,10 @@ class Tagger:
     def load(cls, model_dir: Path | str = DEFAULT_MODEL_DIR, **options: int) -> Tagger:
         """Load the pipeline in `model_dir` once; `options` as for the constructor."""
         model_dir = Path(model_dir)
-        return cls(load_pipeline(model_dir), model_version(model_dir), **options)
+        nlp = load_pipeline(model_dir)
+        return cls(
+            nlp, model_version(model_dir), document_rules=uses_document_rules(nlp), **options
+        )
 
     def tag(self, text: str) -> EntitiesSection:
         return self.tag_many([text])[0]
@@ -135,7 +150,8 @@ class Tagger:
             (piece.content for piece in all_pieces), batch_size=self.batch_size, n_process=1
         )
         for owner, piece, doc in zip(owners, all_pieces, docs, strict=True):
-            harmonise(doc)
+            if self.document_rules:
+                harmonise(doc)
             found[owner].extend(
                 FoundMention(
                     text=span.text,

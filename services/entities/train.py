@@ -1,4 +1,4 @@
-"""Train newsflow's NER model: `python -m newsflow_entities.train` (what `make models` runs).
+"""Train the fast spaCy NER model: `python -m newsflow_entities.train` (`make ner-fast-model`).
 
 Every step runs on one CPU thread with a fixed seed, and writes only to a cache outside the
 repository (`~/.cache/newsflow/ner`) until the last one:
@@ -9,7 +9,7 @@ repository (`~/.cache/newsflow/ner`) until the last one:
 4. with `--pretrain`, pretrain the tok2vec layer on it (`spacy pretrain`, predicting
    words' characters);
 5. train the pipeline of `ner.cfg` from there, keeping the best model on dev;
-6. write it to `models/ner` (MODEL_CARD.md is kept) and score it on dev.
+6. write it to `models/ner-fast` (MODEL_CARD.md is kept) and score it on dev.
 
 Steps 2-4 are reused from the cache when their inputs and settings have not changed
 (`--fresh` redoes them).
@@ -39,11 +39,8 @@ MODEL_VERSION = "1.0.0"
 KEPT_FILES = ("MODEL_CARD.md",)  # hand-written files in the model folder survive retraining
 
 
-def arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m newsflow_entities.train",
-        description="Train the entity worker's spaCy NER model on CoNLL-2003 (CPU, one thread).",
-    )
+def data_arguments(parser: argparse.ArgumentParser, unlabelled_help: str) -> None:
+    """`--data` (CoNLL-2003) and `--unlabelled` (news text), as both trainers read them."""
     parser.add_argument(
         "--data",
         type=Path,
@@ -54,7 +51,18 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--unlabelled",
         type=Path,
         default=Path("../shared/data/fnc1/train_bodies.csv"),
-        help="FNC-1 article bodies, unlabelled news text for pretraining "
+        help=unlabelled_help,
+    )
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m newsflow_entities.train",
+        description="Train the entity worker's spaCy NER model on CoNLL-2003 (CPU, one thread).",
+    )
+    data_arguments(
+        parser,
+        "FNC-1 article bodies, unlabelled news text for pretraining "
         "(default: %(default)s; without it only CoNLL train's tokens are used)",
     )
     parser.add_argument(
@@ -68,7 +76,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("models/ner"), help="model folder (default: %(default)s)"
+        "--out",
+        type=Path,
+        default=Path("models/ner-fast"),
+        help="model folder (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=13, help="random seed (default: %(default)s)")
     parser.add_argument(

@@ -99,9 +99,7 @@ class InProcessPipeline:
 
         work.mkdir(parents=True, exist_ok=True)
         dedup_settings = DedupWorkerSettings(state_dir=work / "dedup")
-        entities_settings = EntitiesWorkerSettings(
-            state_dir=work / "entities", model_dir=REPO / "models" / "ner"
-        )
+        entities_settings = EntitiesWorkerSettings(state_dir=work / "entities")
         stance_settings = StanceWorkerSettings(
             state_dir=work / "stance",
             model_dir=REPO / "models" / "stance",
@@ -110,7 +108,9 @@ class InProcessPipeline:
         self.dedup = DedupStage(
             Deduplicator(DedupState.in_memory(), dedup_settings.logic()), dedup_settings
         )
-        self.entities = EntitiesStage(Tagger.load(entities_settings.model_dir), entities_settings)
+        self.entities = EntitiesStage(
+            Tagger.load(REPO / entities_settings.model_folder), entities_settings
+        )
         claims = claims_file(stance_settings)
         claims.refresh()
         self.stance = StanceStage(
