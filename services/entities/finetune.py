@@ -42,6 +42,9 @@ import numpy as np
 logger = logging.getLogger("newsflow_entities.finetune")
 
 MODEL_VERSION = "2.0.0"
+# Context around a window when served. Training keeps `transformer.CONTEXT_PIECES` (32); on
+# dev, serving windows without it scored as well (94.59 against 94.44) and ran 14 % faster.
+SERVED_CONTEXT_PIECES = 0
 
 
 @dataclass(frozen=True)
@@ -377,7 +380,7 @@ def export(model: Model, state: dict[str, np.ndarray], folder: Path) -> Path:
     config = {
         "labels": list(transformer.LABELS),
         "window_pieces": transformer.WINDOW_PIECES,
-        "context_pieces": transformer.CONTEXT_PIECES,
+        "context_pieces": SERVED_CONTEXT_PIECES,
         "casing_classes": transformer.CASING_CLASSES,
         "encoder": {
             "coordinates": backbone.encoder.coordinates,
