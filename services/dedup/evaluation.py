@@ -85,7 +85,7 @@ class EvalReport:
         return self.articles / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
     def figures(self) -> dict[str, Any]:
-        """The `--json` object: exactly the keys the issue names."""
+        """The `--json` object: a stable set of keys that outside scorers read."""
         return {
             "copy_precision": self.copies.precision,
             "copy_recall": self.copies.recall,

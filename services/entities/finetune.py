@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import logging
 import os
@@ -289,23 +288,15 @@ def fit(
 # --- the steps ----------------------------------------------------------------------------------
 
 
-def _fingerprint(*parts: object) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, Path) and part.is_file():
-            digest.update(part.read_bytes())
-        else:
-            digest.update(repr(part).encode())
-    return digest.hexdigest()[:12]
-
-
 def teacher_labels(args, train, dev) -> tuple[list[np.ndarray], list, list[np.ndarray], dict]:
     """The teacher's label probabilities for CoNLL train and the news, trained if not cached."""
     from newsflow_entities import backbones
 
     backbone = backbones.teacher(args.work)
     news = news_documents(args.unlabelled) if args.unlabelled else []
-    key = _fingerprint(args.data / "train.txt", args.unlabelled, args.seed, asdict(TEACHER), "v1")
+    from newsflow_entities.train import fingerprint
+
+    key = fingerprint(args.data / "train.txt", args.unlabelled, args.seed, asdict(TEACHER), "v1")
     cached = args.work / f"teacher-labels-{key}.npz"
     report_file = args.work / f"teacher-{key}.json"
     if cached.is_file() and report_file.is_file():

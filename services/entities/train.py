@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _fingerprint(*parts: object) -> str:
+def fingerprint(*parts: object) -> str:
     """A short hash of files (their bytes) and settings, naming a cached step's output."""
     digest = hashlib.sha256()
     for part in parts:
@@ -153,7 +153,7 @@ def train(args: argparse.Namespace) -> Path:
         entities = convert(args.data / f"{split}.txt", corpus / f"{split}.spacy")
         logger.info("converted %s: %d entities", args.data / f"{split}.txt", entities)
 
-    vectors_key = _fingerprint(
+    vectors_key = fingerprint(
         args.seed,
         static_vectors.CLUSTER_PREFIXES,
         static_vectors.LOG_PROBABILITY_BUCKETS,
@@ -166,7 +166,7 @@ def train(args: argparse.Namespace) -> Path:
     unlabelled = args.unlabelled if args.unlabelled.is_file() else None
     if unlabelled is None:
         logger.warning("no %s: pretraining sees CoNLL train only", args.unlabelled)
-    text_dir = args.cache / f"unlabelled-{_fingerprint(args.data / 'train.txt', unlabelled)}"
+    text_dir = args.cache / f"unlabelled-{fingerprint(args.data / 'train.txt', unlabelled)}"
     jsonl_file = text_dir / "text.jsonl"
     if args.fresh or not jsonl_file.is_file():
         tokens = write_unlabelled_text(args.data / "train.txt", unlabelled, text_dir / "text.txt")
@@ -201,7 +201,7 @@ def pretrain(args: argparse.Namespace, overrides: dict[str, object], text_dir: P
     config = load_config(args.config, overrides=overrides, interpolate=False)
     settings = config.interpolate()
     sections = {key: settings[key] for key in ("pretraining", "components", "system")}
-    output = text_dir / f"pretrain-{_fingerprint(sections)}"
+    output = text_dir / f"pretrain-{fingerprint(sections)}"
     weights = output / f"model{settings['pretraining']['max_epochs'] - 1}.bin"
     if weights.is_file() and not args.fresh:
         logger.info("reusing pretrained tok2vec weights %s", weights)
