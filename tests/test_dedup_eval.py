@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from newsflow.sentences import SentenceEncoder
 from newsflow_cli.main import cli
 from newsflow_dedup.evaluation import evaluate, pair_scores, read_stream
 
-FNC1 = Path(__file__).resolve().parents[1].parent / "shared/data/fnc1"
+REPO = Path(__file__).resolve().parents[1]
+FNC1 = REPO.parent / "shared/data/fnc1"
 FIGURES = {
     "copy_precision",
     "copy_recall",
@@ -224,8 +226,10 @@ def test_the_dev_stream_from_fnc1_meets_the_quality_targets(tmp_path):
     run("build-dedup-stream", "--fnc1", str(FNC1), "--out", str(again), "--seed", "13")
     assert again.read_bytes() == first
 
-    # A slice in stream order (the README gives the figures on the whole stream).
-    report = evaluate(islice(read_stream(out), 1200))
+    # A slice in stream order (the README gives the figures on the whole stream), with the
+    # sentence encoder, as the worker runs.
+    meaning = SentenceEncoder(REPO / "models" / "sentence-encoder").vector
+    report = evaluate(islice(read_stream(out), 1200), meaning=meaning)
     assert report.copies.precision >= 0.99
     assert report.copies.recall >= 0.97
-    assert report.stories.f1 >= 0.90
+    assert report.stories.f1 >= 0.92

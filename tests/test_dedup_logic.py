@@ -9,10 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from newsflow import records
 from newsflow.records import DedupVerdict
+from newsflow.sentences import SentenceEncoder
 from newsflow_dedup.logic import Deduplicator, DedupSettings, DedupState
 from newsflow_dedup.normalise import is_boilerplate, normalise_line
 from newsflow_watcher.parsing import parse_file_bytes
@@ -49,8 +51,14 @@ def paragraphs(body: str) -> list[str]:
     return [line for line in body.split("\n") if line.strip()]
 
 
-def fresh(**settings) -> Deduplicator:
-    return Deduplicator(DedupState.in_memory(), DedupSettings(**settings))
+def fresh(meaning=None, **settings) -> Deduplicator:
+    return Deduplicator(DedupState.in_memory(), DedupSettings(**settings), meaning=meaning)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    """The worker's sentence encoder (the committed, pinned files)."""
+    return SentenceEncoder(Path(__file__).resolve().parents[1] / "models" / "sentence-encoder")
 
 
 # --- synthetic articles (no seed needed) -----------------------------------------------------
@@ -213,20 +221,20 @@ def test_a_copy_of_a_copy_names_the_earliest_article_of_the_group():
 # --- stories ----------------------------------------------------------------------------------
 
 
-def test_seeds_000_001_002_report_one_story_in_different_words():
+def test_seeds_000_001_002_report_one_story_in_different_words(encoder):
     first, second, third = seed("000"), seed("001"), seed("002")
-    dedup = fresh()
+    dedup = fresh(encoder.vector)
     sections = [dedup.see(item) for item in (first, second, third)]
     assert [section.verdict for section in sections] == [DedupVerdict.UNIQUE] * 3
     assert {section.story_id for section in sections} == {first.article_id}
     assert {section.story_lead_headline for section in sections} == {first.title}
 
 
-def test_seeds_003_and_004_are_the_earlier_story_of_russia_deploying_to_venezuela():
+def test_seeds_003_and_004_are_the_earlier_story_of_russia_deploying_to_venezuela(encoder):
     # In publication order: 003, 004 (late March), then 000, 001, 002 (mid-April).
     deployment, condemnation = seed("003"), seed("004")
     pentagon = [seed("000"), seed("001"), seed("002")]
-    dedup = fresh()
+    dedup = fresh(encoder.vector)
     deployment_story = dedup.see(deployment)
     condemnation_story = dedup.see(condemnation)
     pentagon_stories = [dedup.see(item) for item in pentagon]
@@ -235,6 +243,58 @@ def test_seeds_003_and_004_are_the_earlier_story_of_russia_deploying_to_venezuel
     assert condemnation_story.story_id == deployment.article_id
     # The same countries and people, but weeks later: the Pentagon's planning is a new story.
     assert {section.story_id for section in pentagon_stories} == {pentagon[0].article_id}
+
+
+def reworded(body: str, order: int) -> str:
+    """The same words in another order: another article (no shared shingles), the same
+    vocabulary (the same story profile)."""
+
+    def line(words: list[str]) -> list[str]:
+        return list(reversed(words)) if order == 1 else words[::2] + words[1::2]
+
+    return "\n\n".join(" ".join(line(text.split())) for text in body.split("\n\n"))
+
+
+def meanings(by_title: dict[str, list[float]]):
+    """A stand-in for the sentence encoder: the vector given for the text's title."""
+
+    def meaning(lead: str) -> np.ndarray:
+        vector = np.array(by_title[lead.split()[0]], dtype=np.float32)
+        return vector / np.linalg.norm(vector)
+
+    return meaning
+
+
+def test_articles_that_share_words_but_not_meaning_are_separate_stories():
+    body = synthetic_body(5)
+    first, same, other = (
+        article("First report", body),
+        article("Second report", reworded(body, 1)),
+        article("Third report", reworded(body, 2)),
+    )
+    dedup = fresh(meanings({"First": [1, 0], "Second": [0.8, 0.6], "Third": [0, 1]}))
+    assert dedup.see(first).story_id == first.article_id
+    second = dedup.see(same)
+    assert second.verdict is DedupVerdict.UNIQUE and second.story_id == first.article_id
+    third = dedup.see(other)  # cosine 0 with the first, 0.6 with the second: words only
+    assert third.verdict is DedupVerdict.UNIQUE and third.story_id == other.article_id
+
+
+def test_a_story_does_not_drift_to_what_its_latest_article_is_about():
+    body = synthetic_body(6)
+    lead, middle, drifted = (
+        article("Lead report", body),
+        article("Middle report", reworded(body, 1)),
+        article("Drifted report", reworded(body, 2)),
+    )
+    # The drifted article means what the middle one does (0.8) but not what the lead does
+    # (0.28): it starts a story of its own.
+    dedup = fresh(
+        meanings({"Lead": [1, 0, 0], "Middle": [0.8, 0.6, 0], "Drifted": [0.28, 0.96, 0]})
+    )
+    assert dedup.see(lead).story_id == lead.article_id
+    assert dedup.see(middle).story_id == lead.article_id
+    assert dedup.see(drifted).story_id == drifted.article_id
 
 
 def test_articles_on_one_event_far_apart_in_time_are_not_one_story():

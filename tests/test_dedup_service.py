@@ -231,3 +231,13 @@ def test_sigterm_while_waiting_for_the_broker_exits_zero(tmp_path, rig):
         assert worker.stop(signal.SIGTERM, timeout=20) == 0
     finally:
         worker.kill()
+
+
+def test_a_sentence_encoder_that_fails_its_check_stops_the_worker_naming_the_setting(tmp_path):
+    from newsflow.settings import SettingsError
+    from newsflow_dedup.service import build
+    from newsflow_dedup.settings import DedupWorkerSettings
+
+    settings = DedupWorkerSettings(state_dir=tmp_path / "state", sentence_encoder_dir=tmp_path)
+    with pytest.raises(SettingsError, match="NEWSFLOW_DEDUP_SENTENCE_ENCODER_DIR"):
+        build(settings)

@@ -350,11 +350,14 @@ def eval_dedup(stream: Path, as_json: bool, predictions: Path | None) -> None:
     """Feed STREAM.jsonl through the dedup logic in file order and score copies and stories."""
     import json
 
+    from newsflow.sentences import SentenceEncoder, SentenceEncoderError
     from newsflow_dedup.evaluation import StreamError, evaluate, format_report, read_stream
 
     try:
-        report = evaluate(read_stream(stream), predictions_path=predictions)
-    except StreamError as error:
+        # The worker's encoder: stories are matched by meaning as well as by words.
+        meaning = SentenceEncoder().vector
+        report = evaluate(read_stream(stream), predictions_path=predictions, meaning=meaning)
+    except (StreamError, SentenceEncoderError) as error:
         raise click.ClickException(f"{stream}: {error}") from None
     click.echo(json.dumps(report.figures()) if as_json else format_report(report))
 

@@ -37,6 +37,7 @@ COPY_KINDS = {
     "headline": 2,  # another outlet's headline over the same body
     "truncated": 2,  # the first 40-80% of the paragraphs
     "edited": 3,  # a couple of sentences dropped and added, maybe a new headline
+    "reframed": 3,  # the first or the last paragraph replaced by the outlet's own
 }
 SHARE_WITH_COPIES = 0.4
 COPIES_PER_ORIGINAL = {1: 6, 2: 3, 3: 1}
@@ -339,6 +340,8 @@ def _copies(
             kind = rng.choices(kinds, weights)[0]
             if kind in ("truncated", "edited") and len(_WORD.findall(source.body)) < 60:
                 kind = "wrapped"  # too short to cut or edit and still be a copy
+            if kind == "reframed" and source.body.count("\n") < 2:
+                kind = "wrapped"  # a paragraph or two: replacing one leaves no copy
             body_id = original.id[1:]
             title, body = _transform(kind, source, sorted(headlines[body_id]), rng)
             copy = StreamItem(
@@ -380,6 +383,11 @@ def _transform(
         if rng.random() < 0.5:
             kept.append(f"Read the full story at {outlet}")
         return source.title, "\n\n".join(kept)
+    if kind == "reframed":
+        own = " ".join(rng.sample(ADDED_SENTENCES, 2))
+        if rng.random() < 0.5:
+            return source.title, "\n\n".join([own, *paragraphs[1:]])
+        return source.title, "\n\n".join([*paragraphs[:-1], own])
     # edited: a couple of sentences dropped, one or two added, sometimes a new headline
     sentences = [_SENTENCE_SPLIT.split(p) for p in paragraphs]
     flat = [(i, j) for i, group in enumerate(sentences) for j in range(len(group))]

@@ -10,11 +10,13 @@ import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from newsflow.groups import Groups
 from newsflow.identity import article_id
@@ -149,10 +151,12 @@ def evaluate(
     stream: Iterable[StreamArticle],
     settings: DedupSettings | None = None,
     predictions_path: Path | None = None,
+    meaning: Callable[[str], np.ndarray] | None = None,
 ) -> EvalReport:
-    """Run the stream through a fresh in-memory `Deduplicator` and score it."""
+    """Run the stream through a fresh in-memory `Deduplicator` and score it; `meaning` as
+    the worker gives it (the sentence encoder)."""
     articles = list(stream)
-    deduplicator = Deduplicator(DedupState.in_memory(), settings)
+    deduplicator = Deduplicator(DedupState.in_memory(), settings, meaning=meaning)
     first_with_id: dict[str, str] = {}  # article_id -> stream id of its first article
     predictions = []
     started, started_cpu = time.perf_counter(), time.process_time()

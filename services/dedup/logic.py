@@ -35,6 +35,10 @@ DAY_SECONDS = 86_400.0
 # A published date this far past the moment the file was seen is a typo or a lie; trusting it
 # would move the expiry clock forward and forget the whole index.
 MAX_PUBLISHED_AHEAD = timedelta(days=1)
+# What an article's meaning vector is made of: its title and first lines (a report says what
+# it is about there; the rest would cost encoder time for little).
+LEAD_LINES = 2
+LEAD_CHARACTERS = 300
 
 
 class DedupSettings(BaseModel):
@@ -73,10 +77,17 @@ class DedupSettings(BaseModel):
     max_bucket_size: int = Field(default=64, ge=1, description="Articles kept per LSH bucket.")
     # stories
     story_threshold: float = Field(
-        default=0.35,
+        default=0.25,
         ge=0.0,
         le=1.0,
         description="Similarity to an earlier article to join its story.",
+    )
+    story_min_meaning: float = Field(
+        default=0.4,
+        ge=-1.0,
+        le=1.0,
+        description="With a sentence encoder: cosine of the title-and-lead vectors an article "
+        "needs with an earlier one to join its story by shared words.",
     )
     story_window_days: float = Field(
         default=3.0, gt=0, description="Articles further apart in time are not one story."
@@ -129,6 +140,7 @@ class _Fingerprint:
     signature: bytes  # MinHash
     band_keys: list[str]
     profile: dict[str, float]  # story terms
+    lead: str  # the title and the first lines: what the article is about, in its words
 
 
 @dataclass(frozen=True)
@@ -150,12 +162,18 @@ class Deduplicator:
         state: DedupState,
         settings: DedupSettings | None = None,
         on_index: Callable[[str, dict[str, Any], list[str], list[str]], None] | None = None,
+        meaning: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         """`on_index(article_id, summary, buckets, terms)` is told of every article `see`
-        lists in the index: a worker that derives the index from `summaries` keeps track."""
+        lists in the index: a worker that derives the index from `summaries` keeps track.
+
+        `meaning(text)` is a unit vector of what a text says (a sentence encoder): with it,
+        articles that share words must also say much the same in their titles and leads to
+        be one story. Without it stories are found by shared words alone."""
         self.state = state
         self.settings = settings or DedupSettings()
         self.on_index = on_index
+        self.meaning = meaning
         self._band_keys = BandKeys(
             self.settings.lsh_bands, self.settings.lsh_rows, self.settings.minhash_seed
         )
@@ -192,6 +210,7 @@ class Deduplicator:
             return section
 
         fingerprint = self._fingerprint(article)
+        vector = None  # only an article that starts or joins a story by itself needs one
         copy, not_copies = self._near_duplicate(
             article.article_id, fingerprint.hashes, fingerprint.band_keys, cutoff
         )
@@ -213,13 +232,15 @@ class Deduplicator:
             )
         else:
             copy_of = None
-            story = self._story(article.article_id, fingerprint.profile, time, not_copies)
+            if self.meaning is not None:
+                vector = pack_vector(self.meaning(fingerprint.lead))
+            story = self._story(article.article_id, fingerprint.profile, vector, time, not_copies)
             section = DedupSection(
                 verdict=DedupVerdict.UNIQUE,
                 story_id=story["story_id"] if story else article.article_id,
                 story_lead_headline=story["story_lead_headline"] if story else article.title,
             )
-        self._remember(article.article_id, time, copy_of, section, fingerprint, origin)
+        self._remember(article.article_id, time, copy_of, section, fingerprint, vector, origin)
         self.verdicts_total[section.verdict] += 1
         return section
 
@@ -238,7 +259,8 @@ class Deduplicator:
             name_boost=settings.story_name_boost,
             title_boost=settings.story_title_boost,
         )
-        return _Fingerprint(hashes, signature, self._band_keys.keys(signature), profile)
+        lead = " ".join([article.title or "", *text.lines[:LEAD_LINES]])[:LEAD_CHARACTERS]
+        return _Fingerprint(hashes, signature, self._band_keys.keys(signature), profile, lead)
 
     def _near_duplicate(
         self, own_id: str, hashes: np.ndarray, band_keys: list[str], cutoff: float
@@ -277,11 +299,17 @@ class Deduplicator:
         return best, not_copies
 
     def _story(
-        self, own_id: str, profile: dict[str, float], time: float, also_consider: list[str]
+        self,
+        own_id: str,
+        profile: dict[str, float],
+        vector: str | None,
+        time: float,
+        also_consider: list[str],
     ) -> dict[str, Any] | None:
-        """The summary of the most similar earlier article within the story window, if the
-        similarity reaches the threshold; None when the article starts a story (its own
-        id, left by a visit a crash cut short, does not count)."""
+        """The summary of the most similar earlier article within the story window whose
+        similarity reaches the threshold and whose title and lead mean much the same (when
+        both have a meaning vector); None when the article starts a story (its own id, left
+        by a visit a crash cut short, does not count)."""
         settings = self.settings
         window = settings.story_window_days * DAY_SECONDS
         votes: dict[str, float] = dict.fromkeys(also_consider, 1.0)
@@ -293,15 +321,30 @@ class Deduplicator:
                 if article_id != own_id:
                     votes[article_id] = votes.get(article_id, 0.0) + weight
         ranked = sorted(votes, key=lambda article_id: -votes[article_id])
-        best, best_score = None, settings.story_threshold
+        scored = []
         for article_id in ranked[: settings.max_story_candidates]:
             summary = self.state.summaries.get(article_id)
             if summary is None or abs(summary["time"] - time) > window:
                 continue
             score = stories.similarity(profile, summary["terms"])
-            if score > best_score or (best is None and score == best_score):
-                best, best_score = summary, score
-        return best
+            if score >= settings.story_threshold:
+                scored.append((score, summary))
+        # The most similar first; equal scores keep the ranking's order (stable sort).
+        scored.sort(key=lambda item: -item[0])
+        for _, summary in scored:
+            if vector is None or all(
+                cosine(vector, other) >= settings.story_min_meaning
+                for other in self._story_vectors(summary)
+            ):
+                return summary
+        return None
+
+    def _story_vectors(self, summary: dict[str, Any]) -> list[str]:
+        """The meaning vectors an article must be near to join `summary`'s story: the
+        article's and the story lead's (so that a story cannot drift, article by article,
+        to another subject)."""
+        lead = self.state.summaries.get(summary["story_id"]) or {}
+        return [v for v in (summary.get("meaning"), lead.get("meaning")) if v is not None]
 
     # --- memory -------------------------------------------------------------------------------
 
@@ -312,6 +355,7 @@ class Deduplicator:
         copy_of: str | None,
         section: DedupSection,
         fingerprint: _Fingerprint,
+        vector: str | None,
         origin: str | None,
     ) -> None:
         settings = self.settings
@@ -337,6 +381,8 @@ class Deduplicator:
             "minhash": pack(fingerprint.signature),
             "terms": fingerprint.profile,
         }
+        if vector is not None:
+            summary["meaning"] = vector
         terms = stories.key_terms(fingerprint.profile, settings.story_key_terms)
         self.index(article_id, fingerprint.band_keys, terms)
         if self.on_index is not None:
@@ -447,6 +493,19 @@ def article_time(article: DedupInput) -> float | None:
         published = seen
     moment = published or seen
     return moment.timestamp() if moment is not None else None
+
+
+def pack_vector(vector: np.ndarray) -> str:
+    """A unit vector as text for a JSON table value: int8 steps of 1/127 (a few hundred
+    bytes; cosines move by well under 0.01)."""
+    return pack(np.round(np.clip(vector, -1.0, 1.0) * 127).astype(np.int8).tobytes())
+
+
+def cosine(first: str, second: str) -> float:
+    a = np.frombuffer(unpack(first), dtype=np.int8).astype(np.float32)
+    b = np.frombuffer(unpack(second), dtype=np.int8).astype(np.float32)
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norms if norms else 0.0
 
 
 def _append_capped(mapping, key: str, article_id: str, cap: int) -> None:

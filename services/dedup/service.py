@@ -29,7 +29,8 @@ from newsflow.records import (
     DedupVerdict,
     RawArticle,
 )
-from newsflow.settings import load
+from newsflow.sentences import SentenceEncoder, SentenceEncoderError
+from newsflow.settings import SettingsError, load
 from newsflow.topics import RAW
 from newsflow.worker import BatchRunner, Output, Source, Stage, StageMetrics, faust_app, run_worker
 from newsflow_dedup import metrics
@@ -156,6 +157,10 @@ class DedupStage(Stage[RawArticle, None]):
 
 def build(settings: DedupWorkerSettings):
     """The Faust app with its tables and agent; separate from `main` for the tests."""
+    try:
+        encoder = SentenceEncoder(settings.sentence_encoder_dir)
+    except SentenceEncoderError as error:
+        raise SettingsError(f"NEWSFLOW_DEDUP_SENTENCE_ENCODER_DIR: {error}") from None
     # Tables are partitioned like the input topic, as Faust requires for co-partitioning.
     app = faust_app("dedup", settings, topic_partitions=RAW.partitions)
 
@@ -175,7 +180,10 @@ def build(settings: DedupWorkerSettings):
     tables |= {name: table(name, True) for name in GLOBAL_TABLES}
     index = CandidateIndex()
     deduplicator = Deduplicator(
-        DedupState(**tables, lsh_buckets={}, story_terms={}), settings.logic(), index.seen
+        DedupState(**tables, lsh_buckets={}, story_terms={}),
+        settings.logic(),
+        index.seen,
+        meaning=encoder.vector,
     )
     index.deduplicator = deduplicator
     follow_changelog(tables["summaries"], index)

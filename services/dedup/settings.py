@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from newsflow.sentences import DEFAULT_FOLDER as SENTENCE_ENCODER_FOLDER
 from newsflow.topics import DEDUPED, DUPLICATES, RAW
 from newsflow.worker import WorkerSettings
 from newsflow_dedup.logic import DedupSettings
@@ -26,12 +27,18 @@ class DedupWorkerSettings(WorkerSettings):
     expiry_days: float = Field(default=_LOGIC.expiry_days, gt=0)
     near_duplicate_containment: float = Field(default=_LOGIC.near_duplicate_containment, ge=0, le=1)
     story_threshold: float = Field(default=_LOGIC.story_threshold, ge=0, le=1)
+    story_min_meaning: float = Field(default=_LOGIC.story_min_meaning, ge=-1, le=1)
     story_window_days: float = Field(default=_LOGIC.story_window_days, gt=0)
+    sentence_encoder_dir: Path = Field(
+        default=SENTENCE_ENCODER_FOLDER,
+        description="The sentence encoder that tells whether two articles report one story.",
+    )
 
     def logic(self) -> DedupSettings:
         return DedupSettings(
             expiry_days=self.expiry_days,
             near_duplicate_containment=self.near_duplicate_containment,
             story_threshold=self.story_threshold,
+            story_min_meaning=self.story_min_meaning,
             story_window_days=self.story_window_days,
         )
