@@ -36,27 +36,9 @@ class Backbone:
 
     def model(self, dropout: float):
         """A `BertModel` with these weights (dropout as given)."""
-        import torch
-        from transformers import BertConfig, BertModel
+        from newsflow.onnx_bert import bert_model
 
-        vocabulary, hidden = self.weights["embeddings.word_embeddings.weight"].shape
-        layers = 1 + max(
-            int(name.split(".")[2]) for name in self.weights if name.startswith("encoder.layer.")
-        )
-        config = BertConfig(
-            vocab_size=vocabulary,
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=self.encoder.attention_heads,
-            intermediate_size=self.weights["encoder.layer.0.intermediate.dense.weight"].shape[0],
-            max_position_embeddings=self.weights["embeddings.position_embeddings.weight"].shape[0],
-            type_vocab_size=self.weights[TOKEN_TYPES].shape[0],
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=dropout,
-        )
-        model = BertModel(config, add_pooling_layer=False)
-        model.load_state_dict({name: torch.tensor(value) for name, value in self.weights.items()})
-        return model
+        return bert_model(self.weights, self.encoder.attention_heads, dropout)
 
 
 TOKEN_TYPES = "embeddings.token_type_embeddings.weight"

@@ -205,6 +205,7 @@ def fit(
     import torch
     from tqdm import tqdm
 
+    from newsflow.finetuning import length_batches, update, warmup_then_decay
     from newsflow_entities import transformer
 
     tagger = model.word_tagger()
@@ -225,32 +226,16 @@ def fit(
         ],
         lr=recipe.learning_rate,
     )
-    warmup = max(1, int(recipe.warmup * total))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser,
-        lambda step: (
-            (step + 1) / warmup
-            if step < warmup
-            else max(0.0, (total - step) / max(1, total - warmup))
-        ),
-    )
+    scheduler = warmup_then_decay(optimiser, recipe.warmup, total)
     cls_id, sep_id = tagger.cls_id, tagger.sep_id
     history: list[dict] = []
     best: tuple[dict, dict[str, np.ndarray]] | None = None
     started = time.time()
     logger.info("%s: %d windows, %d updates", name, len(examples), total)
     for epoch in range(1, recipe.epochs + 1):
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        # Similar lengths in a batch (less padding), the batches in random order.
-        batches = []
-        for first in range(0, len(order), recipe.batch * 32):
-            chunk = sorted(
-                order[first : first + recipe.batch * 32],
-                key=lambda i: examples[i][1].last - examples[i][1].first,
-            )
-            batches += [chunk[i : i + recipe.batch] for i in range(0, len(chunk), recipe.batch)]
-        rng.shuffle(batches)
+        batches = length_batches(
+            len(examples), lambda i: examples[i][1].last - examples[i][1].first, recipe.batch, rng
+        )
         model.train(True)
         # disable=None: a bar on a terminal, none in a log file.
         progress = tqdm(
@@ -267,12 +252,7 @@ def fit(
             expected = torch.from_numpy(targets)
             weights = expected.sum(dim=-1)
             loss = -(expected * log_probabilities).sum() / weights.sum().clamp(min=1.0)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for _, p in parameters], 1.0)
-            optimiser.step()
-            scheduler.step()
-            optimiser.zero_grad()
-            running += loss.item()
+            running += update(loss, [p for _, p in parameters], optimiser, scheduler)
             progress.set_postfix(loss=f"{running / number:.4f}")
         figures = score_dev(model, dev)
         figures.update(

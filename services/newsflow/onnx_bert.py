@@ -112,3 +112,28 @@ def write_classifier(
     onnx.checker.check_model(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(target))
+
+
+def bert_model(weights: Mapping[str, np.ndarray], attention_heads: int, dropout: float):
+    """A transformers `BertModel` (no pooler) holding `weights`, its shape read from them."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    vocabulary, hidden = weights["embeddings.word_embeddings.weight"].shape
+    layers = 1 + max(
+        int(name.split(".")[2]) for name in weights if name.startswith("encoder.layer.")
+    )
+    config = BertConfig(
+        vocab_size=vocabulary,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=attention_heads,
+        intermediate_size=weights["encoder.layer.0.intermediate.dense.weight"].shape[0],
+        max_position_embeddings=weights["embeddings.position_embeddings.weight"].shape[0],
+        type_vocab_size=weights[TOKEN_TYPES].shape[0],
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+    )
+    model = BertModel(config, add_pooling_layer=False)
+    model.load_state_dict({name: torch.tensor(value) for name, value in weights.items()})
+    return model
