@@ -70,8 +70,10 @@ def test_the_figures_agree_with_the_predictions_file(example, tmp_path):
             "--predictions", str(predictions))
     )  # fmt: skip
     assert set(figures) == {
-        "fnc_score", "macro_f1", "per_class_f1", "confusion", "pairs_per_second",
+        "fnc_score", "macro_f1", "per_class_f1", "confusion", "calibration_error",
+        "pairs_per_second",
     }  # fmt: skip
+    assert 0 <= figures["calibration_error"] <= 1
     with predictions.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["Headline", "Body ID", "Stance"]

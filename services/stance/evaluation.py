@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .calibration import expected_calibration_error
 from .fnc import LABELS, Dataset, FncScore, f1_per_class, fnc_score, write_stances
 from .model import index_pairs
 
@@ -32,6 +33,7 @@ class EvalReport:
     pairs: int
     predictions: list[str]
     score: FncScore | None  # None when the stances file has no gold labels
+    calibration_error: float | None  # top-label ECE of the four probabilities (10 bins)
     cpu_seconds: float
     wall_seconds: float
 
@@ -57,6 +59,9 @@ class EvalReport:
             "macro_f1": round(self.macro_f1, 4) if f1 else None,
             "per_class_f1": {label: round(v, 4) for label, v in f1.items()} if f1 else None,
             "confusion": self.score.confusion if self.score else None,
+            "calibration_error": (
+                round(self.calibration_error, 4) if self.calibration_error is not None else None
+            ),
             "pairs_per_second": round(self.pairs_per_second, 1),
         }
 
@@ -66,14 +71,25 @@ def evaluate(model: PairModel, name: str, data: Dataset) -> EvalReport:
     _, _, pairs = index_pairs(data)
     with threadpool_limits(1):
         started, started_cpu = time.perf_counter(), time.process_time()
-        predictions, _ = model.predict_dataset(data)
+        predictions, probabilities = model.predict_dataset(data)
         cpu_seconds = time.process_time() - started_cpu
         wall_seconds = time.perf_counter() - started
-    score = None
+    score = calibration_error = None
     if data.labelled:
-        score = fnc_score([pair.stance for pair in data.pairs], predictions)
+        gold = [pair.stance for pair in data.pairs]
+        score = fnc_score(gold, predictions)
+        calibration_error = expected_calibration_error(
+            np.asarray(probabilities), np.array([LABELS.index(label) for label in gold])
+        )
     return EvalReport(
-        name, model.version, len(pairs), predictions, score, cpu_seconds, wall_seconds
+        name,
+        model.version,
+        len(pairs),
+        predictions,
+        score,
+        calibration_error,
+        cpu_seconds,
+        wall_seconds,
     )
 
 
@@ -91,6 +107,7 @@ def format_report(report: EvalReport) -> str:
             f"all unrelated would score {score.null_score:.2f})"
         )
         lines.append(f"macro-F1     {report.macro_f1:.4f}")
+        lines.append(f"calibration  {report.calibration_error:.4f} expected calibration error")
         lines.append(
             "F1           "
             + "  ".join(f"{label} {value:.4f}" for label, value in report.per_class_f1.items())

@@ -22,7 +22,7 @@ from newsflow.records import (
 
 from .claims import Claim
 from .fnc import LABELS
-from .model import StanceModel, labels_of
+from .model import StanceModel
 
 OWN_HEADLINE_ID = "own_headline"
 STORY_LEAD_PREFIX = "story:"
@@ -69,7 +69,7 @@ class StanceLabeller:
         probabilities = self.model.probabilities(
             list(texts), [article.body for article in articles], pairs
         )
-        labels = labels_of(probabilities) if len(pairs) else []
+        labels = self.model.labels(probabilities) if len(pairs) else []
         sections, row = [], 0
         for claims in per_article:
             stances = []

@@ -1,16 +1,29 @@
-"""The stance model: two gradient-boosted stages over `features.Features`.
+"""The stance model: is the article about the claim at all, and if so does it agree with it,
+disagree with it, or discuss it.
 
-Stage one tells related pairs from unrelated ones; stage two, trained on related pairs
-only, tells agree, disagree and discuss apart, with class weights so that the rare
-`disagree` (under 2 % of FNC-1) is not simply never predicted. The four probabilities are
-P(unrelated) = 1 - P(related) and P(label) = P(related) * P(label | related); the label is
-`unrelated` when P(related) < 0.5, else the most probable related label.
+- **Related or unrelated**: a gradient-boosted classifier over word overlap (TF-IDF, BM25,
+  shared names, cue words: `features.py`) and meaning (the claim's cosine with the body's
+  sentences from the pinned sentence encoder: `evidence.py`). Its probability is
+  recalibrated on held-out stories (Platt scaling).
+- **Agree, disagree or discuss**: a fine-tuned cross-encoder reads the claim with the
+  body's passage about it (`crossencoder.py`); its scores and the cue words around the
+  claim's terms become probabilities by a logistic regression fitted on held-out stories
+  (`calibration.py`).
+
+P(unrelated) = 1 - P(related) and P(label) = P(related) x P(label | related). The label is
+`unrelated` when P(unrelated) ≥ 0.5; otherwise the related label that maximises
+P(label) x its decision weight, weights chosen on held-out stories for macro-F1 (so the rare
+`disagree` is not simply never said; the probabilities themselves stay calibrated).
+
+A body's sentences are embedded once per call and a claim once per model (claim vectors
+are cached: the claims file's claims recur in every batch).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +32,37 @@ import joblib
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from .features import Features, TextVectors
+from newsflow.sentences import DEFAULT_FOLDER as SENTENCE_ENCODER_FOLDER
+from newsflow.sentences import SentenceEncoder
+
+from . import evidence
+from .calibration import Calibration
+from .crossencoder import CrossEncoder
+from .features import CUE_NAMES, PAIR_FEATURES, VECTOR_FEATURES, Features
 from .fnc import LABELS, Dataset
 
 MODEL_FILE = "stance-model.joblib"
 RELATED_LABELS = ("agree", "disagree", "discuss")
+# Below this P(related) the cross-encoder is not run: the pair is `unrelated` whatever it
+# would say, and its related probabilities (at most this share) follow the training prior.
+CROSS_ENCODER_FROM = 0.1
+CLAIM_CACHE_SIZE = 4096
+# Stage one reads similarities only, not the words' SVD vectors themselves: those let a
+# model recognise the claims it was trained on, which is no help with new ones.
+LEXICAL_COLUMNS = len(PAIR_FEATURES) + len(VECTOR_FEATURES)
+# The cue words beside the cross-encoder's scores in the second stage's calibration: in the
+# claim, in the body, and in the body's sentences that share the claim's terms. (All 43
+# word features there fitted the held-back stories a little better and made plain reports
+# `disagree`: too many weights for a few hundred pairs.)
+STANCE_CUES = [
+    PAIR_FEATURES.index(name)
+    for prefix, suffix in (("claim_", ""), ("body_", "_rate"), ("near_terms_", ""))
+    for name in (f"{prefix}{cue}{suffix}" for cue in CUE_NAMES)
+]
 
 
 class ModelError(RuntimeError):
-    """The model file is missing or was written by an incompatible version."""
+    """The model files are missing or were written by an incompatible version."""
 
 
 def save_model(model: object, path: Path) -> Path:
@@ -50,69 +85,60 @@ def load_model(path: Path, kind: type, what: str):
     return model
 
 
-@dataclass(frozen=True)
-class TrainingOptions:
-    seed: int = 1
-    svd_dimensions: int = 48
-    related_iterations: int = 300
-    stance_iterations: int = 400
-    learning_rate: float = 0.08
-    max_leaf_nodes: int = 31
-    feature_share: float = 0.8  # features each split may consider: what the seed varies
-    # Stage-two class weights are (n / count) ** weight_power: 1 is fully balanced, 0 none.
-    weight_power: float = 0.5
-
-
 @dataclass
 class StanceModel:
+    """What `stance-model.joblib` holds; the cross-encoder's graph lies beside it."""
+
     features: Features
     related: HistGradientBoostingClassifier
-    stance: HistGradientBoostingClassifier
-    options: TrainingOptions
+    calibration: Calibration
+    cross_encoder_sha256: str
+    seed: int
     version: str = ""
     info: dict = field(default_factory=dict)
 
-    # --- training ---------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self._runtime: tuple[SentenceEncoder, CrossEncoder] | None = None
+        self._claims: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    @classmethod
-    def train(
-        cls, data: Dataset, options: TrainingOptions, progress=None, report=print
-    ) -> StanceModel:
-        claims, bodies, pairs = index_pairs(data)
-        labels = np.array([pair.stance for pair in data.pairs])
-        report(f"fitting the text vectors on {len(claims)} claims and {len(bodies)} bodies")
-        vectors = TextVectors.fit(claims, bodies, options.seed, options.svd_dimensions)
-        features = Features(vectors)
-        report(f"computing features of {len(pairs)} pairs")
-        matrix = features.matrix(claims, bodies, pairs, progress=progress)
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_runtime", None)
+        state.pop("_claims", None)
+        return state
 
-        related_target = (labels != "unrelated").astype(int)
-        report("training stage one (related or unrelated)")
-        related = _booster(options, options.related_iterations)
-        related.fit(matrix, related_target)
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
-        is_related = related_target == 1
-        stance_labels = labels[is_related]
-        counts = {label: int(np.sum(stance_labels == label)) for label in RELATED_LABELS}
-        weights = {
-            label: (len(stance_labels) / (len(RELATED_LABELS) * count)) ** options.weight_power
-            for label, count in counts.items()
-        }
-        report(
-            "training stage two (agree, disagree, discuss) with class weights "
-            + ", ".join(f"{label} {weight:.2f}" for label, weight in weights.items())
-        )
-        stance = _booster(options, options.stance_iterations)
-        stance.fit(
-            matrix[is_related],
-            stance_labels,
-            sample_weight=np.array([weights[label] for label in stance_labels]),
-        )
-        model = cls(features, related, stance, options)
-        model.version = model._fingerprint()
-        return model
+    def attach(self, cross_encoder: CrossEncoder, sentence_encoder: SentenceEncoder) -> None:
+        if cross_encoder.sha256 != self.cross_encoder_sha256:
+            raise ModelError(
+                f"the cross-encoder graph has sha256 {cross_encoder.sha256}, the model was "
+                f"trained with {self.cross_encoder_sha256}: the folder is a mix of two models"
+            )
+        self._runtime = (sentence_encoder, cross_encoder)
 
-    # --- prediction -------------------------------------------------------------------------
+    @property
+    def sentence_encoder(self) -> SentenceEncoder:
+        return self._runtime[0]
+
+    @property
+    def cross_encoder(self) -> CrossEncoder:
+        return self._runtime[1]
+
+    def claim_vectors(self, claims: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(claims) if text not in self._claims]
+        for text, vector in zip(missing, self.sentence_encoder.embed(missing), strict=True):
+            self._claims[text] = vector
+        for text in claims:
+            self._claims.move_to_end(text)
+        vectors = np.array([self._claims[text] for text in claims], dtype=np.float32)
+        while len(self._claims) > CLAIM_CACHE_SIZE:
+            self._claims.popitem(last=False)
+        return vectors.reshape(len(claims), -1)
+
+    # --- prediction ---------------------------------------------------------------------------
 
     def probabilities(
         self, claims: Sequence[str], bodies: Sequence[str], pairs: Sequence[tuple[int, int]]
@@ -120,26 +146,37 @@ class StanceModel:
         """P(agree), P(disagree), P(discuss), P(unrelated) for each pair, in `LABELS` order."""
         if not pairs:
             return np.zeros((0, len(LABELS)))
-        matrix = self.features.matrix(claims, bodies, pairs)
-        related = self.related.predict_proba(matrix)[:, list(self.related.classes_).index(1)]
-        stance = self.stance.predict_proba(matrix)
-        order = [list(self.stance.classes_).index(label) for label in RELATED_LABELS]
+        used = sorted({b for _, b in pairs})
+        body_evidence: list[evidence.BodyEvidence | None] = [None] * len(bodies)
+        for b in used:
+            body_evidence[b] = evidence.body_evidence(self.sentence_encoder, bodies[b])
+        claim_vectors = self.claim_vectors(claims)
+        inputs = related_inputs(self.features, claims, bodies, body_evidence, claim_vectors, pairs)
+        related = self.calibration.related(related_scores(self.related, inputs))
+        which = [i for i, p in enumerate(related) if p >= CROSS_ENCODER_FROM]
+        given_related = np.tile(self.calibration.prior, (len(pairs), 1))
+        if which:
+            scores = stance_scores(
+                self.cross_encoder, claims, body_evidence, claim_vectors, pairs, which
+            )
+            given_related[which] = self.calibration.stance(scores, inputs[which][:, STANCE_CUES])
         result = np.empty((len(pairs), len(LABELS)))
-        result[:, :3] = stance[:, order] * related[:, None]
+        result[:, :3] = given_related * related[:, None]
         result[:, 3] = 1.0 - related
         return result
+
+    def labels(self, probabilities: np.ndarray) -> list[str]:
+        return labels_of(probabilities, self.calibration.decision_weights)
 
     def predict_dataset(self, data: Dataset) -> tuple[list[str], np.ndarray]:
         claims, bodies, pairs = index_pairs(data)
         probabilities = self.probabilities(claims, bodies, pairs)
-        return labels_of(probabilities), probabilities
+        return self.labels(probabilities), probabilities
 
-    # --- files ------------------------------------------------------------------------------
+    # --- files --------------------------------------------------------------------------------
 
-    def _fingerprint(self) -> str:
-        """The version: the seed and a hash of what was learnt, so a record names its model.
-        Only learnt values go in (not the pickled objects, whose bytes vary with dict order
-        and memory addresses), so the same training gives the same version."""
+    def fingerprint(self) -> str:
+        """The version: the seed and a hash of what was learnt, so a record names its model."""
         vectors = self.features.vectors
         learnt = (
             sorted(vectors.ngrams.vocabulary_.items()),
@@ -148,36 +185,92 @@ class StanceModel:
             vectors.terms.idf_.tobytes(),
             vectors.svd.components_.tobytes(),
             self.related,
-            self.stance,
-            self.options,
+            self.calibration,
+            self.cross_encoder_sha256,
         )
         buffer = io.BytesIO()
         joblib.dump(learnt, buffer)
-        return f"stance-{self.options.seed}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:12]}"
+        return f"stance-{self.seed}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:12]}"
 
     def save(self, folder: Path) -> Path:
         return save_model(self, folder / MODEL_FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> StanceModel:
-        return load_model(folder / MODEL_FILE, cls, "a stance model")
+    def load(
+        cls, folder: Path, sentence_encoder_folder: Path = SENTENCE_ENCODER_FOLDER
+    ) -> StanceModel:
+        from newsflow.sentences import SentenceEncoderError, shared
+
+        model = load_model(folder / MODEL_FILE, cls, "a stance model")
+        try:
+            cross_encoder = CrossEncoder(folder)
+            sentence_encoder = shared(sentence_encoder_folder)
+        except (OSError, SentenceEncoderError) as error:
+            raise ModelError(f"cannot load the stance model's encoders: {error}") from None
+        except Exception as error:  # ONNX Runtime reports a bad graph with its own types
+            raise ModelError(f"cannot load {folder}: {error!r}") from None
+        model.attach(cross_encoder, sentence_encoder)
+        return model
 
 
-def _booster(options: TrainingOptions, iterations: int) -> HistGradientBoostingClassifier:
+# --- the two stages' inputs, shared by training and prediction ------------------------------
+
+
+def related_inputs(
+    features: Features,
+    claims: Sequence[str],
+    texts: Sequence[str],
+    bodies: Sequence[evidence.BodyEvidence | None],
+    claim_vectors: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+) -> np.ndarray:
+    """Stage one's features: word overlap (`features.py`) and meaning (`evidence.py`)."""
+    lexical = features.matrix(claims, texts, pairs)[:, :LEXICAL_COLUMNS]
+    meaning = np.array(
+        [evidence.similarity_features(claim_vectors[c], bodies[b]) for c, b in pairs],
+        dtype=np.float32,
+    ).reshape(len(pairs), len(evidence.SIMILARITY_FEATURES))
+    return np.hstack([lexical, meaning])
+
+
+def related_scores(related: HistGradientBoostingClassifier, inputs: np.ndarray) -> np.ndarray:
+    """Stage one's raw P(related), before recalibration."""
+    return related.predict_proba(inputs)[:, list(related.classes_).index(1)]
+
+
+def stance_scores(
+    cross_encoder: CrossEncoder,
+    claims: Sequence[str],
+    bodies: Sequence[evidence.BodyEvidence | None],
+    claim_vectors: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    which: Sequence[int],
+) -> np.ndarray:
+    """The cross-encoder's scores for the pairs at the indices `which`."""
+    scores = np.zeros((len(which), len(RELATED_LABELS)), dtype=np.float32)
+    for row, index in enumerate(which):
+        c, b = pairs[index]
+        passage = evidence.passage(claim_vectors[c], bodies[b])
+        scores[row] = cross_encoder.logits(claims[c], passage)
+    return scores
+
+
+def booster(seed: int, iterations: int = 300) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
-        learning_rate=options.learning_rate,
+        learning_rate=0.08,
         max_iter=iterations,
-        max_leaf_nodes=options.max_leaf_nodes,
-        max_features=options.feature_share,
+        max_leaf_nodes=31,
+        max_features=0.8,
         l2_regularization=1.0,
         early_stopping=False,
-        random_state=options.seed,
+        random_state=seed,
     )
 
 
-def labels_of(probabilities: np.ndarray) -> list[str]:
-    """`unrelated` when P(unrelated) ≥ 0.5, else the most probable related label."""
-    related_best = np.argmax(probabilities[:, :3], axis=1)
+def labels_of(probabilities: np.ndarray, weights: Sequence[float] = (1.0, 1.0, 1.0)) -> list[str]:
+    """`unrelated` when P(unrelated) ≥ 0.5, else the related label with the highest weighted
+    probability."""
+    related_best = np.argmax(probabilities[:, :3] * np.asarray(weights), axis=1)
     return [
         "unrelated" if row[3] >= 0.5 else RELATED_LABELS[best]
         for row, best in zip(probabilities, related_best, strict=True)

@@ -102,7 +102,7 @@ def build(settings: StanceWorkerSettings, model: StanceModel):
 
 def load_model(settings: StanceWorkerSettings) -> StanceModel:
     try:
-        return StanceModel.load(settings.model_dir)
+        return StanceModel.load(settings.model_dir, settings.sentence_encoder_dir)
     except ModelError as error:
         raise SettingsError(f"NEWSFLOW_STANCE_MODEL_DIR: {error}") from None
 

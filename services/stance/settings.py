@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from newsflow.sentences import DEFAULT_FOLDER as SENTENCE_ENCODER_FOLDER
 from newsflow.topics import ENRICHED, TAGGED
 from newsflow.worker import WorkerSettings
 
@@ -20,6 +21,10 @@ class StanceWorkerSettings(WorkerSettings):
     model_dir: Path = Field(
         default=Path("models/stance"), description="The folder of the trained stance model."
     )
+    sentence_encoder_dir: Path = Field(
+        default=SENTENCE_ENCODER_FOLDER,
+        description="The sentence encoder that finds the body's sentences about a claim.",
+    )
     claims_file: Path | None = Field(
         default=None,
         description="The operators' claims (YAML: a `claims:` list of id and text); "
@@ -31,7 +36,7 @@ class StanceWorkerSettings(WorkerSettings):
     model_threads: int = Field(
         default=1,
         ge=1,
-        description="Threads the model may use for a batch (OpenMP). One: a batch is a few "
-        "hundred pairs, each of the boosting's hundreds of trees is a parallel region of "
-        "its own, and the workers share the machine's cores, so more threads mostly wait.",
+        description="Threads the model may use for a batch (OpenMP: the boosting). One: "
+        "each of its hundreds of trees is a parallel region of its own, and the workers "
+        "share the machine's cores, so more threads mostly wait.",
     )

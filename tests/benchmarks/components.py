@@ -21,6 +21,7 @@ CONLL_DEV = FNC1_DIR.parent / "conll2003" / "dev.txt"
 def dedup(corpus: BenchCorpus, runs: int) -> dict:
     """`newsflow eval dedup` over the development stream from FNC-1, else the synthetic
     articles as a stream (their scores mean nothing then; only the speed is reported)."""
+    from newsflow.sentences import SentenceEncoder
     from newsflow_dedup import devstream
     from newsflow_dedup.evaluation import evaluate, read_stream
 
@@ -33,9 +34,10 @@ def dedup(corpus: BenchCorpus, runs: int) -> dict:
             _synthetic_stream(corpus, stream)
             data = "SYNTHETIC articles of the benchmark corpus (FNC-1 not found)"
         articles = list(read_stream(stream))
+    meaning = SentenceEncoder(REPO / "models" / "sentence-encoder").vector
     results = []
     for _ in range(runs):
-        report = evaluate(articles)
+        report = evaluate(articles, meaning=meaning)
         results.append(
             {
                 "articles": report.articles,
@@ -77,7 +79,7 @@ def stance(runs: int) -> dict:
     from newsflow_stance.model import StanceModel
 
     _, holdout = fnc.official_split(fnc.read_training_data(FNC1_DIR))
-    model = StanceModel.load(REPO / "models" / "stance")
+    model = StanceModel.load(REPO / "models" / "stance", REPO / "models" / "sentence-encoder")
     results = []
     for _ in range(runs):
         report = evaluate(model, "ours", holdout)

@@ -84,6 +84,7 @@ class InProcessPipeline:
     """The stages, built once (models loaded), with fresh dedup state and a fresh store."""
 
     def __init__(self, work: Path, store: bool = True) -> None:
+        from newsflow.sentences import SentenceEncoder
         from newsflow_dedup.logic import Deduplicator
         from newsflow_dedup.service import DedupStage
         from newsflow_dedup.settings import DedupWorkerSettings
@@ -105,8 +106,14 @@ class InProcessPipeline:
             model_dir=REPO / "models" / "stance",
             claims_file=CLAIMS_FILE if CLAIMS_FILE.is_file() else None,
         )
+        encoder = REPO / "models" / "sentence-encoder"
         self.dedup = DedupStage(
-            Deduplicator(DedupState.in_memory(), dedup_settings.logic()), dedup_settings
+            Deduplicator(
+                DedupState.in_memory(),
+                dedup_settings.logic(),
+                meaning=SentenceEncoder(encoder).vector,
+            ),
+            dedup_settings,
         )
         self.entities = EntitiesStage(
             Tagger.load(REPO / entities_settings.model_folder), entities_settings
@@ -114,7 +121,9 @@ class InProcessPipeline:
         claims = claims_file(stance_settings)
         claims.refresh()
         self.stance = StanceStage(
-            StanceLabeller(StanceModel.load(stance_settings.model_dir)), claims, stance_settings
+            StanceLabeller(StanceModel.load(stance_settings.model_dir, encoder)),
+            claims,
+            stance_settings,
         )
         self.batch_sizes = {
             "dedup": dedup_settings.batch_size,
