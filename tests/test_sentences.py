@@ -4,16 +4,19 @@ meaning over wording, and no vector that depends on what else was in the call.""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from newsflow.sentences import DEFAULT_FOLDER, SentenceEncoder, SentenceEncoderError
+from newsflow.sentences import SentenceEncoder, SentenceEncoderError
+
+ENCODER = Path(__file__).resolve().parents[1] / "models" / "sentence-encoder"
 
 
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
-    return SentenceEncoder()
+    return SentenceEncoder(ENCODER)
 
 
 def test_a_paraphrase_is_nearer_than_a_sentence_sharing_words(encoder):
@@ -39,7 +42,7 @@ def test_vectors_are_unit_length_and_do_not_depend_on_the_other_texts(encoder):
 
 def test_a_changed_file_is_refused_naming_it(tmp_path):
     folder = tmp_path / "encoder"
-    shutil.copytree(DEFAULT_FOLDER, folder)
+    shutil.copytree(ENCODER, folder)
     with (folder / "tokenizer.json").open("a") as handle:
         handle.write(" ")
     with pytest.raises(SentenceEncoderError, match=r"tokenizer\.json"):
@@ -48,4 +51,4 @@ def test_a_changed_file_is_refused_naming_it(tmp_path):
 
 def test_a_missing_folder_is_refused():
     with pytest.raises(SentenceEncoderError, match="no sentence encoder"):
-        SentenceEncoder(DEFAULT_FOLDER.parent / "no-such-encoder")
+        SentenceEncoder(ENCODER.parent / "no-such-encoder")

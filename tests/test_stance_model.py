@@ -13,6 +13,7 @@ from newsflow_watcher.parsing import parse_file_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared/data/seeds"
+ENCODER = REPO / "models" / "sentence-encoder"
 
 # Each: a claim, and a report that says the claim is false (written for this test).
 CONTRADICTIONS = [
@@ -52,7 +53,7 @@ CONTRADICTIONS = [
 
 @pytest.fixture(scope="module")
 def model() -> StanceModel:
-    return StanceModel.load(REPO / "models" / "stance")
+    return StanceModel.load(REPO / "models" / "stance", ENCODER)
 
 
 def label(model: StanceModel, claim: str, body: str) -> tuple[str, np.ndarray]:
@@ -97,11 +98,10 @@ def test_the_probabilities_sum_to_one_and_a_pair_does_not_depend_on_the_others(m
 def test_a_folder_that_mixes_two_models_is_refused(tmp_path):
     import shutil
 
-    from newsflow.sentences import DEFAULT_FOLDER
     from newsflow_stance.model import ModelError
 
     folder = tmp_path / "stance"
     shutil.copytree(REPO / "models" / "stance", folder)
-    shutil.copyfile(DEFAULT_FOLDER / "model.onnx", folder / "cross-encoder.onnx")
+    shutil.copyfile(ENCODER / "model.onnx", folder / "cross-encoder.onnx")
     with pytest.raises(ModelError, match="mix of two models"):
-        StanceModel.load(folder)
+        StanceModel.load(folder, ENCODER)
