@@ -32,7 +32,6 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-RELATED_LABELS = ("agree", "disagree", "discuss")
 WEIGHT_GRID = tuple(float(w) for w in np.geomspace(0.5, 8.0, 17))
 REGULARISATION_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 FOLDS = 5

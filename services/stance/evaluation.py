@@ -52,7 +52,7 @@ class EvalReport:
         return self.pairs / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
     def figures(self) -> dict[str, Any]:
-        """The `--json` object: exactly the keys the issue names."""
+        """The `--json` object; outside scorers read these keys, so they only ever grow."""
         f1 = self.per_class_f1
         return {
             "fnc_score": round(self.score.percentage, 4) if self.score else None,

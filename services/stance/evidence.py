@@ -17,8 +17,8 @@ from newsflow.sentences import DIMENSIONS, SentenceEncoder
 
 MAX_SENTENCES = 20
 MIN_SENTENCE_CHARACTERS = 20  # shorter lines are bylines, captions, datelines
-TOP_K = 3  # the passage: the lead and the sentences most like the claim
-PASSAGE_SENTENCES = 3
+TOP_K = 3  # the sentences most like the claim whose mean cosine is a feature
+PASSAGE_SENTENCES = 3  # beside the lead, in the passage the cross-encoder reads
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
