@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools test e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
+.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools test fuzz e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ k8s-tools: ## Build kustomize and fetch the CRDs that deploy/k8s is checked agai
 
 test: venv k8s-tools ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The test suite tries a few dozen generated files per parser test; this tries FUZZ_EXAMPLES,
+# different ones on every run.
+FUZZ_EXAMPLES ?= 20000
+fuzz: venv ## Fuzz the watcher's parsers with generated files (FUZZ_EXAMPLES per test; about 40 minutes)
+	NEWSFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_watcher_fuzz.py -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
 
 # SEED=n replays a run (the seed is printed at the start of every run).
 E2E_ARTICLES ?= 500

@@ -40,6 +40,10 @@ _UTF16_MAX_OTHER_NUL_SHARE = 0.01
 # before), C1 controls, and stray BOMs (zero-width no-break spaces) left inside the text.
 # A regular expression, not str.translate: it scans clean text (the usual case) ten times faster.
 _DROPPED_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
+# Lone UTF-16 surrogates: JSON's "\\ud800" escape and the UTF-7 codec make them, and a string
+# holding one cannot be written as UTF-8, so no record could carry it. They stand for a
+# character that was lost, which is what U+FFFD says.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 # Browsers decode pages labelled latin-1 or ASCII as windows-1252 (WHATWG Encoding), and
 # authors write those labels meaning exactly that; a label claiming UTF-16/32 on bytes that
@@ -78,8 +82,11 @@ def decode_text(file_name: str, data: bytes, declared_encoding: str | None = Non
 
 
 def clean_text(text: str) -> str:
-    """LF line endings, no control characters but \\t and \\n, no BOM, Unicode NFC."""
+    """LF line endings, no control characters but \\t and \\n, no BOM, no lone surrogates
+    (U+FFFD in their place), Unicode NFC: text that always encodes as UTF-8."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
     if _DROPPED_CHARS.search(text):
         text = _DROPPED_CHARS.sub("", text)
     if not unicodedata.is_normalized("NFC", text):

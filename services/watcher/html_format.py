@@ -19,6 +19,7 @@ from .text_rules import (
     TitleChoice,
     collapse_whitespace,
     derive_title,
+    drop_reprint_notices,
     is_meaningful,
     parse_timestamp,
     tidy_body,
@@ -34,6 +35,23 @@ _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
 # lxml refuses a str that still carries an encoding declaration; the text is decoded already.
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+# trafilatura spends about 80 microseconds on each element of a page, however small: a page of
+# 200,000 empty headings takes it 18 seconds and half a gigabyte. News pages hold a few
+# thousand elements; the longest live blogs and comment threads some tens of thousands.
+MAX_HTML_ELEMENTS = 50_000
+# lxml checks each attribute of an element against all the ones before it: 40,000 attributes
+# on one tag take it 8 seconds. No real element carries more than a few dozen; a tag with more
+# than this many loses its attributes (never its text) before lxml sees it.
+MAX_HTML_ATTRIBUTES = 1_000
+# A start tag, its quoted attribute values read whole as HTML parsers read them (they may
+# hold "<" or ">"; a quote not after "=" is just a character); comments, end tags and doctypes
+# are not elements. Each tag is read once, left to right.
+_START_TAG = re.compile(r"""<([A-Za-z][^\s/>]*)(?:[^<>=]|=\s*"[^"]*"|=\s*'[^']*'|=)*+""")
+# One attribute (name, maybe "=" and a value) inside a start tag.
+_ATTRIBUTE = re.compile(r"""[^\s"'<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]*))?""")
+# A tag with this many attributes is at least twice as long (a name and a space each).
+_MIN_CHARS_OF_CROWDED_TAG = 2 * MAX_HTML_ATTRIBUTES
 
 # "Headline | Site", "Headline - Site": a site suffix on <title> or og:title. Pipes and the
 # like are never part of a headline; a dash is, so a dash suffix goes only if it names the site.
@@ -60,7 +78,7 @@ def declared_encoding(data: bytes) -> str | None:
 
 def parse_html(file_name: str, text: str) -> ParsedArticle:
     """One article from the decoded text of an .html or .htm file."""
-    text = _XML_DECLARATION.sub("", text, count=1)
+    text = _within_parser_bounds(file_name, _XML_DECLARATION.sub("", text, count=1))
     # trafilatura rejects what does not look like a full document; a fragment is wrapped.
     if "<html" not in text[:1024].lower():
         text = f"<html><body>{text}</body></html>"
@@ -72,7 +90,7 @@ def parse_html(file_name: str, text: str) -> ParsedArticle:
     # The headline as readers see it: trafilatura's metadata would prefer og:title, often a
     # shortened headline written for social media.
     headline = _single_h1(tree)
-    language = collapse_whitespace(tree.getroottree().getroot().get("lang") or "") or None
+    language = _optional(tree.getroottree().getroot().get("lang"))
 
     _drop_page_furniture(tree)
     document = trafilatura.bare_extraction(
@@ -98,7 +116,9 @@ def parse_html(file_name: str, text: str) -> ParsedArticle:
     else:
         title = None
 
-    body = _body(document.text, title.title if title else None)
+    body, reprinted_from = drop_reprint_notices(
+        _body(document.text, title.title if title else None)
+    )
     if not body:
         raise InputRejected(
             DeadLetterReason.NO_ARTICLE_TEXT, f"{file_name} has a headline but no article text"
@@ -111,10 +131,39 @@ def parse_html(file_name: str, text: str) -> ParsedArticle:
         title_confidence=title.confidence,
         body=body,
         url=_optional(document.url),
-        publisher=sitename,
+        publisher=sitename or reprinted_from,
         published_at=parse_timestamp(document.date),
         language=language,
     )
+
+
+def _within_parser_bounds(file_name: str, text: str) -> str:
+    """The page, with the attributes of any crowded tag taken off, or InputRejected(TOO_LARGE)
+    when it has more elements than a page is parsed with (see MAX_HTML_ELEMENTS)."""
+    crowded: list[re.Match[str]] = []
+    for elements, tag in enumerate(_START_TAG.finditer(text), start=1):
+        if elements > MAX_HTML_ELEMENTS:
+            raise InputRejected(
+                DeadLetterReason.TOO_LARGE,
+                f"{file_name} holds more than {MAX_HTML_ELEMENTS:,} HTML elements, the most a "
+                "page is parsed with",
+            )
+        if tag.end() - tag.start() > _MIN_CHARS_OF_CROWDED_TAG and _has_too_many_attributes(tag):
+            crowded.append(tag)
+    if not crowded:
+        return text
+    parts = []
+    done = 0
+    for tag in crowded:
+        parts += [text[done : tag.start()], "<", tag.group(1)]
+        done = tag.end()
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _has_too_many_attributes(tag: re.Match[str]) -> bool:
+    attributes = _ATTRIBUTE.finditer(tag.string, tag.end(1), tag.end())
+    return any(number > MAX_HTML_ATTRIBUTES for number, _ in enumerate(attributes, start=1))
 
 
 # HTML5 says what these are: never article text. trafilatura's fallback extractors would

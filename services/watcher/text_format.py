@@ -18,11 +18,13 @@ from .text_rules import (
     TitleChoice,
     collapse_whitespace,
     derive_title,
+    drop_reprint_notices,
     is_byline,
     is_headline,
     is_meaningful,
     is_promo,
     is_related_link,
+    reprint_publisher_in,
     tidy_body,
 )
 
@@ -31,11 +33,17 @@ from .text_rules import (
 MAX_LINES_SKIPPED_BEFORE_TITLE = 3
 MAX_SIGNATURE_WORDS = 6
 
-_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+# The opening of an ATX heading; its optional closing run of "#" is taken off in code, since a
+# pattern that finds both ends tries every split of a long run of spaces between them.
+_ATX_OPENING = re.compile(r" {0,3}#{1,6}[ \t]+")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
-_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# Link text holds no bracket and the target no parenthesis, so each "[" is read only up to the
+# next one: a line of "[a[a[a..." is read once, not once per bracket.
+_MARKDOWN_LINK = re.compile(r"\[([^\[\]]*)\]\([^()]*\)")
 # *emphasis*, **strong**, _emphasis_ and `code` spans; "snake_case" inside a word is left alone.
-_EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_{1,3}|`)(\S(?:.*?\S)?)\1(?!\w)")
+# A span never runs past the next marker like its own, so each marker is read up to the next
+# one only: "*a *a *a ..." is read once, not once per "*".
+_EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_{1,3}|`)(\S(?:(?:(?!\1).)*?\S)?)\1(?!\w)")
 # YAML front matter of static-site Markdown: metadata, not text.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _BY = re.compile(r"^by\s+", re.IGNORECASE)
@@ -45,6 +53,7 @@ def parse_text(file_name: str, text: str, *, markdown: bool) -> ParsedArticle:
     """One article from the cleaned text of a .txt or .md file."""
     if markdown:
         text = _FRONT_MATTER.sub("", text, count=1)
+    publisher = reprint_publisher_in(text)
     lines = text.split("\n")
     candidate = _title_candidate(lines, markdown)
     if candidate is None:
@@ -82,6 +91,7 @@ def parse_text(file_name: str, text: str, *, markdown: bool) -> ParsedArticle:
         title_method=title.method,
         title_confidence=round(title.confidence, 2),
         body=body,
+        publisher=publisher,
     )
 
 
@@ -126,7 +136,8 @@ def _first_line_title(lines: list[str], index: int, method: TitleMethod) -> Titl
 
 def _body(lines: list[str]) -> str:
     """The body lines without the byline or promo lines right under the title, without
-    "READ MORE: ..." links anywhere, and without share, footer or signature lines at the end."""
+    "READ MORE: ..." links or reprint notices anywhere, and without share, footer or signature
+    lines at the end."""
     start = 0
     bylines = []
     while start < len(lines) and (
@@ -143,7 +154,7 @@ def _body(lines: list[str]) -> str:
     ):
         end -= 1
     kept = [line for line in lines[start:end] if not is_related_link(line)]
-    return tidy_body("\n".join(kept))
+    return drop_reprint_notices(tidy_body("\n".join(kept)))[0]
 
 
 def _signs_off(line: str, bylines: list[str]) -> bool:
@@ -156,12 +167,22 @@ def _signs_off(line: str, bylines: list[str]) -> bool:
 
 def _markdown_heading(lines: list[str], index: int) -> tuple[str | None, int]:
     """The heading text at `lines[index]` and how many lines it spans, or (None, 1)."""
-    atx = _ATX_HEADING.match(lines[index])
+    line = lines[index]
+    atx = _ATX_OPENING.match(line)
     if atx:
-        return atx.group(1), 1
+        return _without_closing_sequence(line[atx.end() :]), 1
     if index + 1 < len(lines) and _SETEXT_UNDERLINE.match(lines[index + 1]):
         return lines[index].strip(), 2
     return None, 1
+
+
+def _without_closing_sequence(heading: str) -> str:
+    """An ATX heading's text without its optional closing "#" run ("Storm ##" is "Storm")."""
+    heading = heading.rstrip(" \t")
+    unclosed = heading.rstrip("#")
+    if unclosed != heading and unclosed.endswith((" ", "\t")):
+        return unclosed.rstrip(" \t")
+    return heading
 
 
 def _plain_heading(heading: str) -> str:

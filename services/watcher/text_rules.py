@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newsflow.records import TitleMethod
@@ -30,6 +30,15 @@ MAX_HEADLINE_WORDS = 25
 LONG_HEADLINE_CHARS = 100
 MAX_DERIVED_TITLE_CHARS = 120
 MAX_BYLINE_WORDS = 12
+# Site furniture (a button, a banner, a one-sentence notice) is short: the longest such lines in
+# FNC-1's 1,683 article bodies ("SEE ALSO: <a headline>", a copyright notice with its terms of
+# use) run to 25 words. An article paragraph may open with the same words ("Copyright holders
+# argued ...", "Follow the money ...") and runs longer; dropping it loses text the reader
+# needs, while keeping a long furniture line costs little. So only lines within these bounds
+# are ever dropped as furniture; the character bound also keeps the rules' regular
+# expressions working on short strings, whatever the file holds.
+MAX_FURNITURE_WORDS = 30
+MAX_FURNITURE_CHARS = 400
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
@@ -67,9 +76,11 @@ _CALL_TO_ACTION = re.compile(
 _BARE_CALL_TO_ACTION = re.compile(
     r"^(?:subscribe|sign\s?up|donate|register)(?:\s+(?:now|today|here))?\W*$", re.IGNORECASE
 )
+# Cookie notices open with what they are about: "The tracker uses cookies to ..." is news.
 _COOKIE_NOTICE = re.compile(
-    r"\b(?:we use|this (?:web)?site uses|uses) cookies\b|\baccept (?:all )?cookies\b"
-    r"|^cookie (?:settings|preferences|policy|notice)\b",
+    r"^\W*(?:(?:we(?: and our partners)? use|(?:this|our) (?:web)?site uses) cookies\b"
+    r"|(?:accept|allow|reject) (?:all )?cookies\b"
+    r"|cookie (?:settings|preferences|policy|notice)\b)",
     re.IGNORECASE,
 )
 _BANNER = re.compile(
@@ -79,10 +90,51 @@ _BANNER = re.compile(
     r"|skip to (?:main )?content|listen to (?:this )?article|loading)\W*$",
     re.IGNORECASE,
 )
-_FOOTER = re.compile(r"\ball rights reserved\b|^©|^copyright\b", re.IGNORECASE)
+# "Copyright 2024 ...", "Copyright © ...", "© Coast Gazette": a notice names the year or the
+# sign; "Copyright holders argued ..." is a sentence about copyright.
+_FOOTER = re.compile(
+    r"\ball rights reserved\b|^\W*©|^\W*\(c\)\s|^\W*copyright\s*(?:©|\(c\)|\d{4})", re.IGNORECASE
+)
 # "READ MORE: <another article's headline>": a link to elsewhere, not text of this article.
 _RELATED_LINK = re.compile(
     r"^(?:read more|also read|read also|see also|related|more on this)\s*:\s*\S", re.IGNORECASE
+)
+
+# Reprint and syndication notices ("This article was originally published by Harbour Daily
+# and is reprinted with permission.", "The post ... appeared first on Coast Gazette."): they say
+# where the text came from, they are not the text. The phrase either opens the line or follows
+# a word by which the line speaks of the article itself, so that "The decree, originally
+# published in 1923, ..." stays a sentence of the article.
+_REPRINT_PHRASE = re.compile(
+    r"\b(?:(?:reprinted|republished|reproduced)\s+(?:here\s+)?(?:with|by)\s+(?:kind\s+)?permission"
+    r"|(?:republished|reprinted)\s+from"
+    r"|appeared\s+first\s+(?:on|in|at)"
+    r"|first\s+appeared\s+(?:on|in|at)"
+    r"|originally\s+(?:published|appeared|ran|posted)\s+(?:by|in|on|at))\b",
+    re.IGNORECASE,
+)
+# Every notice uses one of these words: looking for them in the lower-cased text is ten times
+# faster than the pattern, and spares the pattern nearly every text.
+_REPRINT_WORDS = ("reprint", "republish", "reproduc", "appeared", "originally")
+_SELF_REFERENCE = re.compile(
+    r"\b(?:this|it|article|story|post|piece|report|column|op-ed|essay|interview|version|content)\b",
+    re.IGNORECASE,
+)
+# The outlet a notice names: capitalised words ("Harbour Daily", "The Conversation",
+# "Radio Free Europe/Radio Liberty", "News.com.au"), maybe joined by "of", "and", "&" ("Times
+# of Malta"), or a domain ("example.org"). A full stop after a word ends the name.
+_NAME_WORD = r"[A-Z0-9][\w&'\u2019/-]*(?:\.[\w&'\u2019/-]+)*"
+_OUTLET = re.compile(
+    rf"\b(?:by|in|on|at|from|of)\s+(?:the\s+)?"
+    rf"({_NAME_WORD}(?:\s+(?:(?:of|for|and|&|de|la|the)\s+)?{_NAME_WORD})*"
+    r"|[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
+)
+_NOT_OUTLETS = frozenset(
+    {
+        *("january", "february", "march", "april", "may", "june", "july", "august"),
+        *("september", "october", "november", "december", "monday", "tuesday", "wednesday"),
+        *("thursday", "friday", "saturday", "sunday", "today", "yesterday"),
+    }
 )
 
 # Sentence ends: ., ! or ? (maybe closed by quotes or brackets), then space and a capital,
@@ -96,10 +148,11 @@ _ABBREVIATIONS = frozenset(
         *("dept", "est", "fig"),
     }
 )
-_LAST_WORD = re.compile(r"([\w.]+)[.!?]$")
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")  # "R" of "R.", "U.S" of "U.S."
 _WHITESPACE = re.compile(r"\s+")
-_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+$", re.MULTILINE)
+# Only from the start of a run of spaces, and possessive: a run in mid-line is given up on once
+# rather than once for each of its spaces.
+_TRAILING_SPACE = re.compile(r"(?<![ \t\u00a0])[ \t\u00a0]++$", re.MULTILINE)
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -125,8 +178,11 @@ def is_meaningful(line: str) -> bool:
 
 
 def is_promo(line: str) -> bool:
-    """A promo, call-to-action, cookie, share or footer line: site furniture, not article."""
+    """A promo, call-to-action, cookie, share, footer or reprint line: site furniture, not
+    article. Only a short line can be furniture (see MAX_FURNITURE_WORDS)."""
     line = line.strip()
+    if not _furniture_sized(line):
+        return False
     return bool(
         _CALL_TO_ACTION.search(line)
         or _BARE_CALL_TO_ACTION.match(line)
@@ -134,11 +190,94 @@ def is_promo(line: str) -> bool:
         or _BANNER.match(line)
         or _FOOTER.search(line)
         or _RELATED_LINK.match(line)
+        or _reprint_phrase(line) is not None
     )
 
 
+# The two rules below run on every line of a body: the pattern, which rules out nearly every
+# line, goes first.
+
+
 def is_related_link(line: str) -> bool:
-    return bool(_RELATED_LINK.match(line.strip()))
+    line = line.strip()
+    return bool(_RELATED_LINK.match(line)) and _furniture_sized(line)
+
+
+def is_reprint_notice(line: str) -> bool:
+    """A line saying where the article was first published: furniture wherever it stands."""
+    line = line.strip()
+    return (
+        _REPRINT_PHRASE.search(line) is not None
+        and _furniture_sized(line)
+        and _reprint_phrase(line) is not None
+    )
+
+
+def reprint_publisher(line: str) -> str | None:
+    """The outlet a reprint notice names ("Harbour Daily"), or None (not a notice, no name)."""
+    line = line.strip()
+    if not _furniture_sized(line):
+        return None
+    phrase = _reprint_phrase(line)
+    if phrase is None:
+        return None
+    for match in _OUTLET.finditer(line, phrase.start()):
+        name = match.group(1).rstrip(".,;:!?*_)]\"'\u201d\u2019")
+        first_word = name.split()[0].casefold() if name else ""
+        if first_word and first_word not in _NOT_OUTLETS and not first_word.isdigit():
+            return name
+    return None
+
+
+def reprint_publisher_in(text: str) -> str | None:
+    """The outlet the first reprint notice of `text` names, if any: only the lines where the
+    notice's wording occurs are looked at, each once."""
+    if not _may_hold_reprint_notice(text):
+        return None
+    line_end = -1
+    for phrase in _REPRINT_PHRASE.finditer(text):
+        if phrase.start() < line_end:
+            continue  # on a line already looked at
+        line_start = text.rfind("\n", 0, phrase.start()) + 1
+        line_end = text.find("\n", phrase.end())
+        line_end = len(text) if line_end < 0 else line_end
+        publisher = reprint_publisher(text[line_start:line_end])
+        if publisher is not None:
+            return publisher
+    return None
+
+
+def drop_reprint_notices(body: str) -> tuple[str, str | None]:
+    """The body without its reprint notice lines, and the outlet the first of them names."""
+    if not _may_hold_reprint_notice(body):
+        return body, None  # the usual case: one scan of the text, no line split
+    kept = []
+    publisher = None
+    for line in body.split("\n"):
+        if is_reprint_notice(line):
+            publisher = publisher or reprint_publisher(line)
+        else:
+            kept.append(line)
+    return tidy_body("\n".join(kept)), publisher
+
+
+def _may_hold_reprint_notice(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _REPRINT_WORDS)
+
+
+def _furniture_sized(line: str) -> bool:
+    return len(line) <= MAX_FURNITURE_CHARS and len(line.split()) <= MAX_FURNITURE_WORDS
+
+
+def _reprint_phrase(line: str) -> re.Match[str] | None:
+    phrase = _REPRINT_PHRASE.search(line)
+    if phrase is None:
+        return None
+    before = line[: phrase.start()]
+    if any(char.isalnum() for char in before) and not _SELF_REFERENCE.search(before):
+        return None
+    return phrase
 
 
 def is_byline(line: str) -> bool:
@@ -161,14 +300,20 @@ def is_headline(line: str) -> bool:
         return False
     if line.endswith((",", ";", ":")):
         return False  # a lead-in to what follows
-    if line.endswith(".") and not line.endswith("...") and not _is_abbreviation(line):
+    full_stop = line.endswith(".") and not line.endswith("...")
+    if full_stop and not _is_abbreviation(_word_before(line, len(line) - 1)):
         return False
     return next(_sentence_ends(line), None) is None
 
 
 def derive_title(body: str) -> TitleChoice:
-    """A title made of the body's first sentence, cut at a word boundary when too long."""
-    first_paragraph = next((line for line in body.split("\n") if is_meaningful(line)), "")
+    """A title made of the body's first sentence, cut at a word boundary when too long.
+
+    Furniture (a promo, a reprint notice) is never the title: the first paragraph that is not
+    furniture gives it, and a body of furniture only has no title."""
+    first_paragraph = next(
+        (line for line in _lines(body) if is_meaningful(line) and not is_promo(line)), ""
+    )
     text = _DATELINE_PREFIX.sub("", collapse_whitespace(first_paragraph))
     end = next(_sentence_ends(text), None)
     sentence = text[: end + 1] if end is not None else text
@@ -200,21 +345,48 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     # A date without an offset is taken as UTC: producers that omit it almost always mean it,
     # and a record needs an aware time.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        # Records keep times in UTC: "9999-12-31T23:00-05:00" is a date no store can hold.
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    # Records write offsets in whole minutes (RFC 3339): an offset with seconds would move the
+    # time, so such a time is given in UTC instead, the same instant.
+    offset = moment.utcoffset()
+    return in_utc if offset is not None and offset % timedelta(minutes=1) else moment
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` one by one, without splitting all of a long text first."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 def _sentence_ends(text: str) -> Iterator[int]:
     """Indexes of the stops that end a sentence inside `text` (not at its very end)."""
     for match in _SENTENCE_END.finditer(text):
         stop = match.start(1)
-        if match.group(1) == "." and _is_abbreviation(text[: stop + 1]):
+        if match.group(1) == "." and _is_abbreviation(_word_before(text, stop)):
             continue
         yield stop
 
 
-def _is_abbreviation(text_up_to_stop: str) -> bool:
-    match = _LAST_WORD.search(text_up_to_stop)
-    if match is None:
-        return False
-    word = match.group(1)
-    return word.lower() in _ABBREVIATIONS or bool(_INITIALS.match(word))
+def _word_before(text: str, stop: int) -> str:
+    """The word (letters, digits, "_" and dots, as in "U.S") right before `text[stop]`.
+
+    Read backwards from the stop: a sentence end is followed by a space, so the words read for
+    successive stops never overlap and a text full of stops is read once, not once per stop."""
+    start = stop
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._"):
+        start -= 1
+    return text[start:stop]
+
+
+def _is_abbreviation(word: str) -> bool:
+    """Whether a stop after `word` ends an abbreviation ("Mr", "U.S"), not a sentence."""
+    return bool(word) and (word.lower() in _ABBREVIATIONS or bool(_INITIALS.match(word)))

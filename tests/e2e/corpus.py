@@ -163,12 +163,20 @@ def _article(
     return title, "\n\n".join(paragraphs)
 
 
+# A syndicated copy names where it was first published; the watcher leaves such a notice out
+# of the body (and takes the outlet as the publisher), so the copy's id is made without it.
+_REPRINT_NOTICE = "Originally published by the Daily Example."
+
+
 def _near_copy(rng: random.Random, body: str, words: list[str], changes: int = 3) -> str:
     tokens = body.split(" ")
     for position in rng.sample(range(len(tokens)), changes):
         if tokens[position].isalpha() and tokens[position].islower():
             tokens[position] = rng.choice(words)
-    return " ".join(tokens) + "\n\nOriginally published by the Daily Example."
+    if tokens == body.split(" "):  # no word changed: the copy would be an exact one
+        position = next(p for p, token in enumerate(tokens) if token.isalpha() and token.islower())
+        tokens[position] = next(word for word in words if word != tokens[position])
+    return " ".join(tokens)
 
 
 def _bad_files(copies: int) -> list[Item]:
@@ -290,7 +298,9 @@ def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
     for number, (title, body, path, identity) in enumerate(rng.sample(originals, copies)):
         copied = _near_copy(rng, body, words)
         copy_title = title if number % 2 else f"{title} (updated)"
-        item = _second_wave(f"copies/near-{number:05d}.txt", "near_copy", copy_title, copied)
+        item = _second_wave(
+            f"copies/near-{number:05d}.txt", "near_copy", copy_title, copied, _REPRINT_NOTICE
+        )
         corpus.items.append(item.of(identity, path))
 
     feed_lines = []
@@ -332,9 +342,11 @@ def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
     return corpus
 
 
-def _second_wave(path: str, kind: str, title: str, body: str) -> Item:
-    """A text file of the second wave: it refers to an original of the first (`Item.of`)."""
-    return Item(path, kind, 2, f"{title}\n\n{body}\n".encode(), (article_id(title, body),))
+def _second_wave(path: str, kind: str, title: str, body: str, footer: str = "") -> Item:
+    """A text file of the second wave: it refers to an original of the first (`Item.of`).
+    `footer` is furniture under the body, not part of the article."""
+    text = f"{title}\n\n{body}\n" + (f"\n{footer}\n" if footer else "")
+    return Item(path, kind, 2, text.encode(), (article_id(title, body),))
 
 
 def follow_ups(articles: int) -> int:
