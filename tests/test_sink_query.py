@@ -4,6 +4,7 @@ entity (with a stance), the articles of a story, and stance counts per claim."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -268,3 +269,77 @@ def test_rows_stored_before_keys_get_theirs_when_the_store_is_migrated(tmp_path)
     url = filled_store(f"sqlite:///{path}")  # the sink opens it: schema 1 -> latest
     found = json.loads(query(url, "--entity", "Mike Pompeo", "--format", "json"))
     assert {a["article_id"] for a in found} == {SHORT.article_id, FORMAL.article_id}
+
+
+# --- hostile text in the store and in the question ----------------------------------------------
+
+# Clears the screen, retitles the terminal window (OSC ... BEL), then a C1 CSI and a
+# right-to-left override that would reverse the rest of the line.
+HOSTILE_TITLE = "Markets calm\x1b[2J\x1b]0;pwned\x07 again\x9b5m \u202eesrever"
+SHOWN_TITLE = "Markets calm\\x1b[2J\\x1b]0;pwned\\x07 again\\x9b5m \\u202eesrever"
+
+
+def test_control_characters_in_stored_text_are_shown_escaped_in_tables(tmp_path):
+    article = enriched_article(
+        HOSTILE_TITLE,
+        "Mike Pompeo said markets were calm. Evil Corp agreed.",
+        entities=[("Mike Pompeo", "PER"), ("Evil\x1b]0;x\x07Corp", "ORG")],
+    )
+    url = filled_store(f"sqlite:///{tmp_path}/n.db", [article])
+    for table in (
+        query(url, "--entity", "Mike Pompeo"),
+        query(url, "--story", article.article_id),
+        query(url, "--entity", "Evil"),  # no such entity: the names that contain it
+    ):
+        assert "\x1b" not in table and "\x07" not in table and "\x9b" not in table
+        assert "\u202e" not in table
+    assert SHOWN_TITLE in query(url, "--entity", "Mike Pompeo")
+    assert SHOWN_TITLE in query(url, "--story", article.article_id)
+    assert "Evil\\x1b]0;x\\x07Corp (ORG, 1 articles)" in query(url, "--entity", "Evil")
+    # JSON is for programs: the exact text, escaped by JSON itself.
+    answer = query(url, "--entity", "Mike Pompeo", "--format", "json")
+    assert not any(char in answer for char in "\x1b\x07\x9b\u202e")
+    [found] = json.loads(answer)
+    assert found["title"] == HOSTILE_TITLE
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgres", "jsonl"])
+def test_like_wildcards_in_a_searched_name_match_only_themselves(store_kind, tmp_path, request):
+    if store_kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/n.db"
+    elif store_kind == "jsonl":
+        url = f"jsonl:///{tmp_path}/articles"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"like_{tmp_path.name.replace('-', '_')}"
+        )
+    filled_store(
+        url,
+        [
+            enriched_article(
+                "Juice maker grows",
+                "Mike Pompeo drank 100% Juice in Brussels.",
+                entities=[("Mike Pompeo", "PER"), ("100% Juice", "ORG"), ("Brussels", "LOC")],
+            )
+        ],
+    )
+    percent = query(url, "--entity", "%")
+    assert "no stored article mentions '%'" in percent
+    assert "100% Juice (ORG, 1 articles)" in percent
+    assert "Mike Pompeo" not in percent and "Brussels" not in percent
+    underscore = query(url, "--entity", "_")
+    assert underscore == "no stored article mentions '_'\n"
+
+
+def test_the_store_url_comes_from_the_sinks_variable(tmp_path):
+    url = filled_store(f"sqlite:///{tmp_path}/elsewhere.db", [LEAD])
+    done = subprocess.run(
+        [sys.executable, "-m", "newsflow_cli", "query", "--entity", "Mike Pompeo"],
+        env={**os.environ, "NEWSFLOW_SINK_STORE_URL": url},
+        cwd=tmp_path,  # no ./data/newsflow.db here: the store can only come from the variable
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert LEAD.title in done.stdout

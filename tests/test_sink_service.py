@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
@@ -208,6 +209,85 @@ def test_a_record_postgres_refuses_is_dead_lettered_and_the_others_stored(postgr
         sink.stop()
     assert letter["reason"] == "store_rejected" and letter["article_id"] == bad.article_id
     assert sorted(rig.ids()) == sorted(a.article_id for a in good)
+
+
+def out_of_range(article: records.EnrichedArticle, change) -> bytes:
+    """The article's JSON after `change(wire)`: what another producer could write."""
+    wire = json.loads(records.encode(article))
+    change(wire)
+    return json.dumps(wire).encode()
+
+
+def count_of_1e20(wire: dict) -> None:
+    wire["entities"]["entities"][0]["count"] = 10**20
+
+
+def published_past_year_9999_in_utc(wire: dict) -> None:
+    wire["published_at"] = "9999-12-31T23:59:59-23:59"
+
+
+def test_numbers_and_dates_no_store_holds_are_dead_lettered_and_the_sink_stays_up(rig):
+    good = articles(3)
+    huge, late = articles(2, start=3)
+    rig.produce(
+        [
+            good[0],
+            out_of_range(huge, count_of_1e20),
+            good[1],
+            out_of_range(late, published_past_year_9999_in_utc),
+            good[2],
+        ]
+    )
+    sink = rig.service().start()
+    try:
+        rig.wait_committed(5)
+        letters = [v for _, v in read_topic(rig.settings, rig.deadletter_topic, 2, settle=1)]
+        assert sink.ready(), "the sink is still running and ready"
+    finally:
+        assert sink.stop() == 0
+    assert sorted(rig.ids()) == sorted(a.article_id for a in good)
+    assert len(letters) == 2 and {letter["reason"] for letter in letters} == {"invalid_record"}
+    [huge_letter] = [d for d in letters if huge.article_id in d["payload_excerpt"]]
+    [late_letter] = [d for d in letters if late.article_id in d["payload_excerpt"]]
+    assert "count" in huge_letter["message"]
+    assert "published_at" in late_letter["message"] and "9999" in late_letter["message"]
+
+
+def test_a_store_password_is_not_on_readyz_healthz_or_in_the_log(
+    tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name
+):
+    from conftest import free_port
+
+    # libpq's form: the password as a query parameter; nothing listens on the port.
+    url = f"postgresql://newsflow@127.0.0.1:{free_port()}/news?password=S3cretPW"
+    rig = make_rig(tmp_path, new_topic, kafka_settings, kafka_bootstrap, unique_name, url)
+    sink = rig.service(drain_timeout_seconds="1").start(wait_ready=False)
+    try:
+        _, ready = wait_for(
+            lambda: (
+                (answer := sink.http("/readyz"))[0] == 503
+                and "store unavailable" in answer[1]
+                and answer
+            ),
+            30,
+            "the sink to say the store is unavailable",
+        )
+        _, health = wait_for(
+            lambda: (
+                (answer := sink.http("/healthz"))[0] == 200
+                and json.loads(answer[1])["last_error"]
+                and answer
+            ),
+            30,
+            "the store error on /healthz",
+        )
+    finally:
+        sink.stop()
+    assert "password=***" in json.loads(ready)["detail"]
+    assert "password=***" in json.loads(health)["last_error"]["message"]
+    log = sink.log_path.read_text()
+    assert "password=***" in log
+    assert "S3cretPW" not in ready + health + log
 
 
 def test_metrics_count_rows_batches_and_latency(sqlite_rig):

@@ -4,8 +4,11 @@ JSON Lines files, and how each store reports that it is away."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from datetime import UTC, datetime, timedelta
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -237,6 +240,50 @@ def test_postgres_refuses_a_nul_character_and_only_that_record_is_rejected(postg
     store.close()
 
 
+# Past the last instant Python (and every store) can hold once read in UTC.
+FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59)))
+
+
+def unchecked(article: records.EnrichedArticle, **changes) -> records.EnrichedArticle:
+    """The article with `changes` made without validation: a record the store cannot hold,
+    as one that got past the model (an older model, a newer producer) would reach it."""
+    return article.model_copy(update=changes)
+
+
+def test_a_time_no_store_can_hold_rejects_only_its_record(store, store_url):
+    good = some_articles(3)
+    bad = enriched_article("Seen at the end of time", "A body. " + BODY)
+    bad = unchecked(bad, origin=unchecked(bad.origin, first_seen_at=FAR_FUTURE))
+    outcome = write_batch(store, [good[0], bad, good[1], good[2]])
+    assert list(outcome.rejected) == [1]
+    assert "first_seen_at 9999-12-31T23:59:59-23:59" in outcome.rejected[1]
+    assert outcome.written.articles == 3
+    assert sorted(stored_ids(store_url)) == sorted(a.article_id for a in good)
+
+
+def test_a_count_past_64_bits_or_a_date_past_9999_rejects_only_its_record(sql_store_url):
+    store = open_store(sql_store_url)
+    store.open()
+    good = some_articles(2)
+    article = enriched_article(
+        "Counted forever", "NATO met NATO. " + BODY, entities=[("NATO", "ORG")]
+    )
+    [entity] = article.entities.entities
+    huge = unchecked(
+        article,
+        entities=unchecked(article.entities, entities=[unchecked(entity, count=10**20)]),
+    )
+    far_published = unchecked(
+        enriched_article("Published late", "Late. " + BODY), published_at=FAR_FUTURE
+    )
+    outcome = write_batch(store, [good[0], huge, far_published, good[1]])
+    store.close()
+    assert sorted(outcome.rejected) == [1, 2]
+    assert "published_at 9999-12-31T23:59:59-23:59" in outcome.rejected[2]
+    assert sorted(stored_ids(sql_store_url)) == sorted(a.article_id for a in good)
+    assert table_count(sql_store_url, "entities") == 2 * 3
+
+
 def test_rows_of_an_article():
     article = enriched_article(
         published_at=NOW - timedelta(hours=2),
@@ -263,6 +310,56 @@ def test_a_bad_store_url_names_the_variable(monkeypatch):
         load(SinkSettings)
     with pytest.raises(StoreURLError):
         open_store("sqlite://")
+
+
+MISTYPED_STORE_URLS = [
+    "postgresq://newsflow:S3cretPW@db.example.com:5432/news",
+    "postgresql+psycopg://newsflow:S3cretPW@db.example.com/news",
+    "sqlite://newsflow:S3cretPW@host/x",
+]
+
+
+@pytest.mark.parametrize("url", MISTYPED_STORE_URLS)
+def test_a_mistyped_store_url_is_named_without_its_password(monkeypatch, url):
+    monkeypatch.setenv("NEWSFLOW_SINK_STORE_URL", url)
+    with pytest.raises(SettingsError) as error:
+        load(SinkSettings)
+    assert "NEWSFLOW_SINK_STORE_URL" in str(error.value)
+    assert "newsflow:***@" in str(error.value)  # the operator still sees which URL
+    assert "S3cretPW" not in str(error.value)
+
+
+@pytest.mark.parametrize("url", MISTYPED_STORE_URLS)
+def test_the_sink_started_with_a_mistyped_store_url_never_prints_its_password(tmp_path, url):
+    from conftest import free_port
+
+    environment = {
+        **os.environ,
+        "NEWSFLOW_SINK_STORE_URL": url,
+        "NEWSFLOW_SINK_METRICS_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "newsflow_cli", "sink"],
+        env=environment,
+        cwd=tmp_path,  # no .env there: only the settings given here
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "NEWSFLOW_SINK_STORE_URL" in done.stderr and "newsflow:***@" in done.stderr
+    assert "S3cretPW" not in done.stdout + done.stderr
+
+
+def test_a_password_query_parameter_stays_out_of_store_errors():
+    from conftest import free_port
+
+    url = f"postgresql://newsflow@127.0.0.1:{free_port()}/nothing?password=S3cretPW"
+    store = open_store(url)
+    with pytest.raises(StoreUnavailable) as error:
+        store.open()
+    assert "password=***" in str(error.value) and "S3cretPW" not in str(error.value)
+    assert "S3cretPW" not in store.description
 
 
 def test_passwords_never_reach_the_logs():

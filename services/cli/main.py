@@ -192,7 +192,12 @@ def ingest(
     "--store",
     "store_url",
     metavar="URL",
-    help="The store to read (default: NEWSFLOW_SINK_STORE_URL, else sqlite:///./data/newsflow.db).",
+    # The sink's own variable: one place for the URL (and its password), never the command
+    # line, where every user of the machine can read it.
+    envvar="NEWSFLOW_SINK_STORE_URL",
+    show_envvar=True,
+    help="The store to read (default: the sink's store, sqlite:///./data/newsflow.db unless "
+    "set in the environment or .env).",
 )
 def query(
     entity: str | None,

@@ -9,6 +9,8 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from newsflow.redaction import redacted
+
 
 class _ServiceField(logging.Filter):
     def __init__(self, service: str) -> None:
@@ -20,10 +22,21 @@ class _ServiceField(logging.Filter):
         return True
 
 
+class _Redacted(JsonFormatter):
+    """Every field without credentials: a store or broker URL with its password can reach a
+    message or a traceback, from our code or a library's."""
+
+    def process_log_record(self, log_data: dict) -> dict:
+        return {
+            field: redacted(value) if isinstance(value, str) else value
+            for field, value in super().process_log_record(log_data).items()
+        }
+
+
 def configure(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        JsonFormatter(
+        _Redacted(
             "{levelname}{name}{service}{message}",
             style="{",
             rename_fields={"levelname": "level", "name": "logger"},

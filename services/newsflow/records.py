@@ -8,11 +8,32 @@ Within a schema version changes are additive only, so readers ignore fields they
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
+
+# Every number and date a record carries must fit the stores that keep it: a record no store
+# can hold would stop the sink on it, so it is refused as invalid where it is first read.
+MAX_INT32 = 2**31 - 1  # counts and offsets within one article: PostgreSQL's INTEGER
+MAX_INT64 = 2**63 - 1  # sizes and Kafka offsets: signed 64-bit, as SQLite and BIGINT hold
+
+
+def _within_utc_years(moment: datetime) -> datetime:
+    # An offset can carry a date past year 9999 (or before year 1) once it is read in UTC,
+    # as the stores keep every time: a date no datetime (and no store) can hold.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} lies outside the years 1 to 9999 once converted to UTC"
+        ) from None
+    return moment
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_within_utc_years)]
 
 Stage = Literal["watcher", "dedup", "entities", "stance", "sink"]
 
@@ -53,15 +74,24 @@ class FileOrigin(Record):
 
     path: str = Field(description="Path of the file when it was read, relative to the inbox.")
     file_name: str
-    size_bytes: int = Field(ge=0)
-    modified_at: AwareDatetime
+    size_bytes: int = Field(ge=0, le=MAX_INT64)
+    modified_at: Timestamp
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hash of the file's bytes.")
     format: InputFormat
     encoding: str = Field(description="Detected text encoding, e.g. utf-8, utf-16, cp1252.")
     line: int | None = Field(
-        default=None, ge=1, description="Line number for an article from a JSON Lines file."
+        default=None,
+        ge=1,
+        le=MAX_INT64,
+        description="Line number for an article from a JSON Lines file.",
     )
-    first_seen_at: AwareDatetime = Field(description="When the watcher first noticed the file.")
+    first_seen_at: Timestamp = Field(description="When the watcher first noticed the file.")
+    earlier_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The file was written to again after this content of it had been sent: "
+        "this record comes from its newer, complete version.",
+    )
 
 
 class TraceEntry(Record):
@@ -70,7 +100,7 @@ class TraceEntry(Record):
     stage: Stage
     service_version: str
     model_version: str | None = None
-    processed_at: AwareDatetime
+    processed_at: Timestamp
 
 
 # --- the stages' sections -------------------------------------------------------------------
@@ -109,16 +139,18 @@ class EntityLabel(enum.StrEnum):
 class Mention(Record):
     text: str
     label: EntityLabel
-    start: int = Field(ge=0, description="Character offset in the body where the mention starts.")
-    end: int = Field(ge=0, description="Character offset just past the mention.")
+    start: int = Field(
+        ge=0, le=MAX_INT32, description="Character offset in the body where the mention starts."
+    )
+    end: int = Field(ge=0, le=MAX_INT32, description="Character offset just past the mention.")
     canonical: str = Field(description="The entity's one name across the article.")
 
 
 class Entity(Record):
     canonical: str = Field(description="The entity's one name in this article.")
     label: EntityLabel
-    count: int = Field(ge=1)
-    first_offset: int = Field(ge=0)
+    count: int = Field(ge=1, le=MAX_INT32)
+    first_offset: int = Field(ge=0, le=MAX_INT32)
     key: str | None = Field(
         default=None,
         description="The entity's identity across articles: entities with the same key are "
@@ -183,7 +215,7 @@ class RawArticle(Record):
     body: str = Field(min_length=1)
     url: str | None = None
     publisher: str | None = Field(default=None, description="The outlet, when the input names it.")
-    published_at: AwareDatetime | None = None
+    published_at: Timestamp | None = None
     language: str | None = None
     origin: FileOrigin
     trace: list[TraceEntry] = Field(default_factory=list)
@@ -221,6 +253,8 @@ class DeadLetterReason(enum.StrEnum):
     MISSING_BODY = "missing_body"
     UNSUPPORTED_TYPE = "unsupported_type"
     TOO_LARGE = "too_large"
+    TOO_SLOW = "too_slow"  # parsing took longer than the per-file time budget
+    TOO_DEEP = "too_deep"  # a folder nested deeper than the watcher reads
     SYMLINK = "symlink"
     UNREADABLE = "unreadable"
     NO_ARTICLE_TEXT = "no_article_text"
@@ -233,14 +267,16 @@ class DeadLetterReason(enum.StrEnum):
 class FileInput(Record):
     kind: Literal["file"] = "file"
     path: str
-    line: int | None = Field(default=None, ge=1, description="The line of a JSON Lines file.")
+    line: int | None = Field(
+        default=None, ge=1, le=MAX_INT64, description="The line of a JSON Lines file."
+    )
 
 
 class RecordInput(Record):
     kind: Literal["record"] = "record"
     topic: str
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    partition: int = Field(ge=0, le=MAX_INT32)  # Kafka's partitions are 32-bit
+    offset: int = Field(ge=0, le=MAX_INT64)
     key: str | None = None
 
 
@@ -256,11 +292,11 @@ class DeadLetter(Record):
     payload_excerpt: str = Field(
         description="The start of the original payload, decoded leniently; bounded in size."
     )
-    payload_size_bytes: int = Field(ge=0)
+    payload_size_bytes: int = Field(ge=0, le=MAX_INT64)
     payload_truncated: bool
-    attempts: int = Field(default=1, ge=1)
+    attempts: int = Field(default=1, ge=1, le=MAX_INT32)
     service_version: str
-    failed_at: AwareDatetime
+    failed_at: Timestamp
 
 
 PAYLOAD_EXCERPT_BYTES = 64 * 1024

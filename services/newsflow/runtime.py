@@ -29,6 +29,7 @@ from prometheus_client import (
 
 from newsflow import __version__, logs
 from newsflow.lag import LagMonitor
+from newsflow.redaction import redacted
 from newsflow.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,9 @@ class Health:
             self._ready, self._why_not_ready = True, ""
 
     def set_not_ready(self, why: str) -> None:
+        # /readyz answers anyone who can reach the port: no credentials in the reason.
         with self._lock:
-            self._ready, self._why_not_ready = False, why
+            self._ready, self._why_not_ready = False, redacted(why)
 
     def liveness(self) -> tuple[bool, str]:
         with self._lock:
@@ -104,7 +106,7 @@ class LastError(logging.Handler):
             self._last = {
                 "at": record.created,
                 "logger": record.name,
-                "message": message[:ERROR_MESSAGE_CHARS],
+                "message": redacted(message)[:ERROR_MESSAGE_CHARS],
             }
 
     def last(self) -> dict[str, object] | None:

@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsflow.redaction import redacted
+
 ENV_FILE = ".env"
 
 
@@ -121,4 +123,5 @@ def load(settings_class: type[S], **overrides: Any) -> S:
             secret = "PASSWORD" in variable or isinstance(given, dict)
             shown = "" if secret else f" (got {given!r})"
             problems.append(f"{variable}: {problem['msg']}{shown}")
-        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+        # A mistyped URL is shown back whole, so its password must not come with it.
+        raise SettingsError(redacted("invalid settings: " + "; ".join(problems))) from None

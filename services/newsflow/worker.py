@@ -153,6 +153,9 @@ def faust_app(name: str, settings: WorkerSettings, **options: Any) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=MAX_RECORD_BYTES,
+        # aiokafka's max_partition_fetch_bytes: what a fetch asks for per partition, the largest
+        # record a topic accepts. A broker honours it, but unlike kafka-python, aiokafka bounds
+        # no frame it reads nor a SCRAM login's iterations: the workers need trusted brokers.
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         producer_compression_type=None,
         # A killed worker's partitions move to the others after this, not Faust's 60 s.

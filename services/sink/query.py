@@ -4,12 +4,14 @@
     newsflow query --story STORY_ID
     newsflow query --claims [--entity NAME] [--claim ID_OR_TEXT]
 
-Answers print as an aligned table or as JSON (a list of objects) for programs.
+Answers print as an aligned table, with control characters from stored text shown as
+escapes, or as JSON (a list of objects) for programs.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -110,9 +112,10 @@ def claims(store: Store, entity: str | None, claim: str | None, limit: int) -> A
 
 def render(answer: Answer, output: Format) -> str:
     if output == "json":
-        return json.dumps(answer.rows, indent=2, ensure_ascii=False)
+        # Written as \uXXXX escapes, controls still read back as the exact text.
+        return json_visible(json.dumps(answer.rows, indent=2, ensure_ascii=False))
     if not answer.rows:
-        return answer.empty_message
+        return visible(answer.empty_message)
     return table(answer.rows, answer.columns)
 
 
@@ -138,4 +141,36 @@ def _cell(key: str, value: Any) -> str:
     width = {"title": TITLE_WIDTH, "claim_text": CLAIM_WIDTH}.get(key)
     if width and len(text) > width:
         text = text[: width - 1] + "…"
-    return text
+    return visible(text)
+
+
+# Bidirectional overrides and isolates reorder what follows them on screen.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def visible(text: str) -> str:
+    """`text` safe to print on a terminal: control characters (ESC, BEL, newlines, C1),
+    line separators and bidirectional controls from stored articles are shown as escapes
+    (`\\x1b`, `\\u202e`), so a title cannot move the cursor, retitle the window or
+    rewrite the table."""
+    return "".join(_escaped(char) for char in text)
+
+
+def json_visible(text: str) -> str:
+    """JSON text with DEL, C1 and bidirectional controls written as JSON escapes (`\\u009b`);
+    json.dumps escaped the others already, and the newlines of its indentation stay."""
+    return "".join(
+        f"\\u{ord(char):04x}" if ord(char) >= 0x7F and _moves_the_terminal(char) else char
+        for char in text
+    )
+
+
+def _escaped(char: str) -> str:
+    if not _moves_the_terminal(char):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _moves_the_terminal(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from newsflow.names import entity_key
 from newsflow.records import EnrichedArticle, encode
+from newsflow_sink.exceptions import RecordRejected
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class ArticleRows:
 
 
 def rows_of(record: EnrichedArticle) -> ArticleRows:
+    """The rows of one record; RecordRejected when a value in it has no row form (a date
+    that leaves the years 1 to 9999 in UTC), so that only this record is set aside."""
+    try:
+        return _rows_of(record)
+    except (OverflowError, ValueError) as error:
+        raise RecordRejected(f"article {record.article_id} cannot be stored: {error}") from error
+
+
+def _rows_of(record: EnrichedArticle) -> ArticleRows:
     article_id = record.article_id
     dedup = getattr(record, "dedup", None)
     entities_section = getattr(record, "entities", None)
@@ -83,8 +93,8 @@ def rows_of(record: EnrichedArticle) -> ArticleRows:
         url=record.url,
         publisher=record.publisher,
         language=record.language,
-        published_at=_utc(record.published_at),
-        first_seen_at=_utc(record.origin.first_seen_at),
+        published_at=_utc(record.published_at, "published_at"),
+        first_seen_at=_utc(record.origin.first_seen_at, "origin.first_seen_at"),
         source_path=record.origin.path,
         source_format=record.origin.format.value,
         source_sha256=record.origin.sha256,
@@ -94,7 +104,9 @@ def rows_of(record: EnrichedArticle) -> ArticleRows:
         story_id=dedup.story_id if dedup else None,
         entities_model_version=getattr(entities_section, "model_version", None),
         stance_model_version=getattr(stance_section, "model_version", None),
-        enriched_at=_utc(max((t.processed_at for t in record.trace), default=None)),
+        enriched_at=_utc(
+            max((t.processed_at for t in record.trace), default=None), "trace.processed_at"
+        ),
         record=encode(record).decode("utf-8"),
     )
     return ArticleRows(
@@ -160,5 +172,12 @@ def latest_per_article(records: Sequence[EnrichedArticle]) -> list[EnrichedArtic
     return list({record.article_id: record for record in records}.values())
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(UTC) if moment is not None else None
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{field} {moment.isoformat()} lies outside the years 1 to 9999 in UTC"
+        ) from None

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from newsflow.records import EnrichedArticle
+from newsflow.redaction import redacted
 from newsflow_sink.answers import ArticleMention, ClaimCounts, EntityName, StoryArticle
 from newsflow_sink.exceptions import StoreURLError
 from newsflow_sink.rows import Written
@@ -62,11 +63,13 @@ def check_url(url: str) -> None:
     scheme = urlsplit(url).scheme
     if scheme not in SCHEMES:
         raise StoreURLError(
-            f"unsupported store URL {redacted(url)!r}: use sqlite:///path, "
+            f"unsupported store URL {redacted(repr(url))}: use sqlite:///path, "
             "postgresql://user:password@host:port/database or jsonl:///folder"
         )
     if scheme in ("sqlite", "jsonl") and not _local_path(url):
-        raise StoreURLError(f"store URL {url!r} names no path, e.g. {scheme}:///data/newsflow")
+        raise StoreURLError(
+            f"store URL {redacted(repr(url))} names no path, e.g. {scheme}:///data/newsflow"
+        )
 
 
 def open_store(url: str) -> Store:
@@ -90,12 +93,3 @@ def _local_path(url: str) -> str:
     # sqlite:///data/x.db -> data/x.db and sqlite:////abs/x.db -> /abs/x.db, as SQLAlchemy
     # reads them; sqlite:///./data/x.db -> ./data/x.db.
     return url.split(":///", 1)[1] if ":///" in url else ""
-
-
-def redacted(url: str) -> str:
-    """The URL with its password replaced, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -30,7 +30,7 @@ from newsflow_sink.answers import (
     EntityName,
     StoryArticle,
 )
-from newsflow_sink.exceptions import StoreNotReady, StoreUnavailable
+from newsflow_sink.exceptions import RecordRejected, StoreNotReady, StoreUnavailable
 from newsflow_sink.rows import ArticleRows, EntityRow, Written, latest_per_article, rows_of
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ class JSONLinesStore:
             self.open()
         by_day: dict[date, list[EnrichedArticle]] = {}
         for record in latest_per_article(articles):
-            day = record.origin.first_seen_at.astimezone(UTC).date()
-            by_day.setdefault(day, []).append(record)
+            by_day.setdefault(_day_of_arrival(record), []).append(record)
         written = 0
         for day, records in sorted(by_day.items()):
             written += self._append(day, records)
@@ -229,6 +228,18 @@ class JSONLinesStore:
         found = [EntityName(names[key], label, len(ids)) for (key, label), ids in articles.items()]
         found.sort(key=lambda n: (-n.articles, n.canonical))
         return found[:limit]
+
+
+def _day_of_arrival(record: EnrichedArticle) -> date:
+    """The UTC day its file was first seen, which names its file; RecordRejected for a time
+    that has no UTC day (past year 9999 or before year 1 once its offset is applied)."""
+    try:
+        return record.origin.first_seen_at.astimezone(UTC).date()
+    except OverflowError:
+        raise RecordRejected(
+            f"article {record.article_id} cannot be stored: origin.first_seen_at "
+            f"{record.origin.first_seen_at.isoformat()} lies outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def _named_entity(entity: str):

@@ -54,11 +54,13 @@ class PostgresStore(SqlStore):
         return super()._query(statement, parameters)
 
     def _translate(self, error: Exception) -> Exception:
-        if isinstance(error, psycopg.DataError | psycopg.IntegrityError):
+        # OverflowError: a value the driver cannot send at all, whatever the server.
+        if isinstance(error, psycopg.DataError | psycopg.IntegrityError | OverflowError):
             return RecordRejected(f"PostgreSQL refused the data: {error}".strip())
         if isinstance(error, psycopg.Error):
             # Connection refused or lost, server shutting down, out of disk, a lock timeout:
             # reconnect and retry; the batch is never skipped.
             self.close()
-            return StoreUnavailable(f"PostgreSQL at {self.description}: {error}".strip())
+            # libpq may quote the connection string it was given back in its message.
+            return StoreUnavailable(redacted(f"PostgreSQL at {self.description}: {error}".strip()))
         return error

@@ -350,13 +350,19 @@ class SqlStore:
         rows = self._query(
             "SELECT entity_key, label, count(DISTINCT article_id) FROM entities "
             "WHERE entity_key IN (SELECT entity_key FROM entities "
-            "WHERE lower(canonical) LIKE :pattern) "
+            "WHERE lower(canonical) LIKE :pattern ESCAPE '\\') "
             "GROUP BY entity_key, label ORDER BY count(DISTINCT article_id) DESC, entity_key "
             "LIMIT :limit",
-            {"pattern": f"%{text.lower()}%", "limit": limit},
+            {"pattern": f"%{_like_literal(text.lower())}%", "limit": limit},
         )
         names = self._names({row[0] for row in rows})
         return [EntityName(names[key], label, articles) for key, label, articles in rows]
+
+
+def _like_literal(text: str) -> str:
+    """`text` for a LIKE pattern (with ESCAPE '\\'), where it matches only itself: a name
+    searched for `%` or `_` means those characters, not any name at all."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _named_entity(table: str, entity: str) -> tuple[str, dict[str, Any]]:

@@ -61,7 +61,10 @@ class SQLiteStore(SqlStore):
             self._connection.execute("ROLLBACK")
 
     def _translate(self, error: Exception) -> Exception:
-        if isinstance(error, sqlite3.IntegrityError | sqlite3.DataError | UnicodeEncodeError):
+        # OverflowError: a number past SQLite's 64-bit integers, refused as the driver binds it.
+        if isinstance(
+            error, sqlite3.IntegrityError | sqlite3.DataError | UnicodeEncodeError | OverflowError
+        ):
             return RecordRejected(f"SQLite refused the data: {error}")
         if isinstance(error, sqlite3.Error | OSError):
             # Locked, disk full, read-only, I/O error, corrupt file: retried, never skipped.
