@@ -11,9 +11,10 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from newsflow import __version__
 from newsflow.identity import article_id
@@ -26,7 +27,11 @@ from newsflow.records import (
     TraceEntry,
     excerpt,
 )
-from newsflow_watcher.parsing import InputRejected, ParsedArticle, parse_file_bytes
+from newsflow_watcher import confined
+from newsflow_watcher.folders import file_identity
+from newsflow_watcher.parsing import InputRejected, ParsedArticle, ParsedFile, parse_file_bytes
+
+Parser = Callable[[str, bytes], ParsedFile]
 
 
 class Vanished(Exception):
@@ -44,82 +49,81 @@ class FileRecords:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     rejection: InputRejected | None = None
     size_bytes: int = 0
+    # Device, inode, size and modification time when read: a file that differs from this
+    # when it is about to be moved was changed while it was being sent.
+    identity: tuple[int, ...] | None = None
+    # (topic kind, key, value) of every record, once encoded: see `sender.encoded_records`.
+    encoded: list[tuple[str, str, bytes]] | None = None
 
 
-def read_file(path: Path, shown_path: str, first_seen_at: datetime, max_bytes: int) -> FileRecords:
-    """Read and parse one file. `shown_path` is how records name it (relative to the inbox)."""
+def read_file(
+    folder: Path,
+    relative: PurePath,
+    shown_path: str,
+    first_seen_at: datetime,
+    max_bytes: int,
+    parse: Parser = parse_file_bytes,
+    earlier_sha256: str | None = None,
+) -> FileRecords:
+    """Read and parse `folder/relative`, walking down from `folder` without following any
+    link (LinkOnPath when a folder on the way is one). `shown_path` is how records name the
+    file; `parse` turns its bytes into articles (the watcher's runs with a time budget);
+    `earlier_sha256` names the content sent before when the file changed after that."""
+    path = folder / relative
     try:
-        info = os.lstat(path)
+        with confined.folder(folder, relative.parts[:-1]) as parent:
+            descriptor, info = confined.open_file(parent, relative.name)
     except FileNotFoundError:
         raise Vanished(shown_path) from None
-    if stat.S_ISLNK(info.st_mode):
-        # The target is never opened: its content must not leak out of the inbox.
-        return _rejected(
-            path,
-            shown_path,
-            InputRejected(
-                DeadLetterReason.SYMLINK,
-                f"{shown_path} is a symbolic link; links are never followed",
-            ),
-            payload=b"",
-            size=0,
-        )
-    if not stat.S_ISREG(info.st_mode):
-        return _rejected(
-            path,
-            shown_path,
-            InputRejected(DeadLetterReason.UNSUPPORTED_TYPE, f"{shown_path} is not a regular file"),
-            payload=b"",
-            size=0,
-        )
-    if info.st_size > max_bytes:
-        return _too_large(path, shown_path, info.st_size, max_bytes)
-
-    try:
-        data = _read_at_most(path, max_bytes + 1)
-    except FileNotFoundError:
-        raise Vanished(shown_path) from None
+    except confined.NotRegularFile:
+        return _rejected(path, shown_path, _not_regular(folder, relative, shown_path), b"", 0)
     except PermissionError as error:
-        return _rejected(
-            path,
-            shown_path,
-            InputRejected(
-                DeadLetterReason.UNREADABLE, f"{shown_path} cannot be read: {error.strerror}"
-            ),
-            payload=b"",
-            size=info.st_size,
+        rejection = InputRejected(
+            DeadLetterReason.UNREADABLE, f"{shown_path} cannot be read: {error.strerror}"
         )
+        return _rejected(path, shown_path, rejection, payload=b"", size=0)
     except OSError as error:
-        if error.errno == errno.ELOOP:  # swapped for a link between lstat and open
-            return _rejected(
-                path,
-                shown_path,
-                InputRejected(DeadLetterReason.SYMLINK, f"{shown_path} became a symbolic link"),
-                payload=b"",
-                size=0,
-            )
-        raise
+        if error.errno != errno.ELOOP:
+            raise
+        # The target is never opened: its content must not leak out of the inbox.
+        rejection = InputRejected(
+            DeadLetterReason.SYMLINK, f"{shown_path} is a symbolic link; links are never followed"
+        )
+        return _rejected(path, shown_path, rejection, payload=b"", size=0)
+
+    with os.fdopen(descriptor, "rb") as handle:
+        if info.st_size > max_bytes:
+            # A glimpse for the dead letter, never the whole file.
+            return _too_large(path, shown_path, info.st_size, max_bytes, handle.read(4096))
+        data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:  # it grew after it had settled
-        return _too_large(path, shown_path, len(data), max_bytes)
+        return _too_large(path, shown_path, len(data), max_bytes, data[:4096])
 
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        parsed = parse_file_bytes(path.name, data)
+        parsed = parse(shown_path.rpartition("/")[2], data)
     except InputRejected as rejection:
         return _rejected(path, shown_path, rejection, payload=data, size=len(data), sha256=sha256)
 
     origin_fields = {
         "path": shown_path,
-        "file_name": path.name,
+        "file_name": shown_path.rpartition("/")[2],
         "size_bytes": len(data),
         "modified_at": datetime.fromtimestamp(info.st_mtime, UTC),
         "sha256": sha256,
         "format": parsed.format,
         "encoding": parsed.encoding,
         "first_seen_at": first_seen_at,
+        "earlier_sha256": earlier_sha256,
     }
     now = datetime.now(UTC)
-    result = FileRecords(path=path, shown_path=shown_path, sha256=sha256, size_bytes=len(data))
+    result = FileRecords(
+        path=path,
+        shown_path=shown_path,
+        sha256=sha256,
+        size_bytes=len(data),
+        identity=file_identity(info),
+    )
     result.articles = [
         _article(parsed_article, FileOrigin(**origin_fields, line=parsed_article.line), now)
         for parsed_article in parsed.articles
@@ -128,11 +132,42 @@ def read_file(path: Path, shown_path: str, first_seen_at: datetime, max_bytes: i
         dead_letter(
             InputRejected(bad.reason, f"{shown_path} line {bad.line}: {bad.message}"),
             FileInput(path=shown_path, line=bad.line),
-            bad.text.encode("utf-8"),
+            bad.text.encode("utf-8", "replace"),
         )
         for bad in parsed.rejected_lines
     ]
     return result
+
+
+def failed_file(path: Path, shown_path: str, error: Exception) -> FileRecords:
+    """The records of a file the watcher itself failed on: quarantined with the error."""
+    rejection = InputRejected(
+        DeadLetterReason.PROCESSING_FAILED,
+        f"{shown_path} could not be processed: {type(error).__name__}: {error}",
+    )
+    return _rejected(path, shown_path, rejection, payload=b"", size=0)
+
+
+def shown_name(relative: PurePath) -> str:
+    """How records, logs and reports name a file: its path in the inbox, with any bytes that
+    are not UTF-8 (a Latin-1 `café.txt`) written as escapes, since records are UTF-8 JSON."""
+    return os.fsencode(relative.as_posix()).decode("utf-8", "backslashreplace")
+
+
+def _not_regular(folder: Path, relative: PurePath, shown_path: str) -> InputRejected:
+    try:
+        with confined.folder(folder, relative.parts[:-1]) as parent:
+            is_folder = stat.S_ISDIR(confined.status(parent, relative.name).st_mode)
+    except OSError:
+        is_folder = False
+    if is_folder:
+        # The inbox hands on a folder only when it lies deeper than the watcher goes.
+        return InputRejected(
+            DeadLetterReason.TOO_DEEP,
+            f"{shown_path} is a folder nested deeper than the watcher reads "
+            "(NEWSFLOW_WATCHER_MAX_FOLDER_DEPTH); quarantined as a whole",
+        )
+    return InputRejected(DeadLetterReason.UNSUPPORTED_TYPE, f"{shown_path} is not a regular file")
 
 
 def dead_letter(
@@ -144,7 +179,8 @@ def dead_letter(
     return DeadLetter(
         stage="watcher",
         reason=rejection.reason,
-        message=rejection.message,
+        # Whatever the file held (a lone surrogate, say), the message must encode as UTF-8.
+        message=rejection.message.encode("utf-8", "backslashreplace").decode("utf-8"),
         input=source,
         payload_excerpt=text,
         payload_size_bytes=size,
@@ -170,18 +206,7 @@ def _article(parsed: ParsedArticle, origin: FileOrigin, now: datetime) -> RawArt
     )
 
 
-def _read_at_most(path: Path, limit: int) -> bytes:
-    # O_NOFOLLOW: a file swapped for a link after lstat is refused, not followed.
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(descriptor, "rb") as handle:
-        return handle.read(limit)
-
-
-def _too_large(path: Path, shown_path: str, size: int, max_bytes: int) -> FileRecords:
-    try:
-        head = _read_at_most(path, 4096)  # a glimpse for the dead letter, never the whole file
-    except OSError:
-        head = b""
+def _too_large(path: Path, shown_path: str, size: int, max_bytes: int, head: bytes) -> FileRecords:
     rejection = InputRejected(
         DeadLetterReason.TOO_LARGE,
         f"{shown_path} is {size:,} bytes, over the limit of {max_bytes:,} "

@@ -1,62 +1,62 @@
 """Where files go once dealt with: `processed/YYYY-MM-DD/` after Kafka acknowledged them,
 `failed/` with a `<name>.error.json` beside them when they could not be read. Sub-folders of
-the inbox are kept, and a name already taken gets a numbered suffix, never an overwrite."""
+the inbox are kept, and a name already taken gets a numbered suffix, never an overwrite.
+
+Every step goes through `confined`: nothing is moved out of, or written into, a folder
+reached through a link."""
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
+from newsflow_watcher import confined
 from newsflow_watcher.parsing import InputRejected
 
 
-def move_to_processed(path: Path, relative: str, processed_dir: Path) -> Path:
+def move_to_processed(inbox: Path, relative: PurePath, processed_dir: Path) -> Path:
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    return _move(path, processed_dir / day / relative)
+    return _move(inbox, relative, processed_dir, PurePath(day, relative))
 
 
 def move_to_failed(
-    path: Path, relative: str, failed_dir: Path, rejection: InputRejected, sha256: str | None
+    inbox: Path,
+    relative: PurePath,
+    failed_dir: Path,
+    rejection: InputRejected,
+    sha256: str | None,
+    shown_path: str,
 ) -> Path:
-    destination = _move(path, failed_dir / relative)
     report = {
-        "file": relative,
+        "file": shown_path,
         "reason": rejection.reason.value,
         "message": rejection.message,
         "failed_at": datetime.now(UTC).isoformat(),
         "sha256": sha256,
     }
-    error_file = destination.with_name(destination.name + ".error.json")
-    error_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return destination
+    text = json.dumps(report, indent=2) + "\n"
+    return _move(inbox, relative, failed_dir, relative, report=text.encode("utf-8"))
 
 
-def _move(path: Path, wanted: Path) -> Path:
-    wanted.parent.mkdir(parents=True, exist_ok=True)
-    destination = _free_name(wanted)
-    if path.is_symlink():
-        # A link moves as a link (shutil.move renames it); its target is never read.
-        shutil.move(path, destination)
-        return destination
-    try:
-        # A hard link and an unlink rather than a rename: a rename out of the watched folder
-        # is an unmatched move, which watchdog holds for 0.5 s (in order) to pair it with a
-        # move in, delaying the events of every file dropped after it. An unlink is not held.
-        os.link(path, destination)
-    except FileExistsError:
-        return _move(path, wanted)  # taken meanwhile: the next free name
-    except OSError:
-        # Another file system, or one without hard links: shutil.move renames or copies.
-        shutil.move(path, destination)
-        return destination
-    os.unlink(path)
-    return destination
+def changed_since(inbox: Path, relative: PurePath, identity: tuple[int, ...]) -> bool:
+    """Whether the file in the inbox is no longer the one read (another inode, size or time)."""
+    with confined.folder(inbox, relative.parts[:-1]) as folder:
+        return file_identity(confined.status(folder, relative.name)) != identity
 
 
-def _free_name(wanted: Path) -> Path:
-    candidate, number = wanted, 1
-    while candidate.exists() or candidate.is_symlink():
-        candidate = wanted.with_name(f"{wanted.stem}-{number}{wanted.suffix}")
-        number += 1
-    return candidate
+def file_identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _move(
+    inbox: Path, relative: PurePath, root: Path, wanted: PurePath, report: bytes | None = None
+) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    with (
+        confined.folder(inbox, relative.parts[:-1]) as source,
+        confined.made_folder(root, wanted.parts[:-1]) as (destination, where),
+    ):
+        name = confined.move(source, relative.name, destination, wanted.name)
+        if report is not None:
+            confined.create_file(destination, name + ".error.json", report)
+    return where / name

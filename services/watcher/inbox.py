@@ -4,21 +4,33 @@ settle period so that only complete files are handed on.
 
 Temporary names (`*.tmp`, `*.part`, `*.crdownload`, dot-files and dot-folders) are ignored
 until they are renamed; a rename is an event like any other.
+
+Folders are entered only `max_depth` deep and never through a link: a link to a folder, a
+folder nested deeper, and a folder the watcher may not read are handed on as entries of
+their own, to be quarantined (or, where even that is refused, reported once and left alone).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import logging
 import os
 import queue
+import stat
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
+
+from newsflow_watcher import metrics
+from newsflow_watcher.files import shown_name
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +47,8 @@ def is_temporary(relative: Path) -> bool:
 @dataclass(frozen=True)
 class SettledFile:
     path: Path
-    relative: str  # how records and dead letters name the file: its path inside the inbox
+    relative_path: PurePath  # its path inside the inbox, as the file system has it
+    relative: str  # how records and dead letters name the file (see `files.shown_name`)
     first_seen_at: datetime
     # Found by a scan rather than an event: it may be left over from a run that sent it.
     found_by_scan: bool
@@ -75,14 +88,19 @@ class Inbox:
         settle_seconds: float,
         rescan_seconds: float = 30.0,
         force_polling: bool = False,
+        max_depth: int = 32,
     ) -> None:
         self.root = root.resolve()
+        self._max_depth = max_depth
         self._settle = settle_seconds
         self._rescan_every = rescan_seconds
         self._force_polling = force_polling
         self._noticed: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
         self._watched: dict[Path, _Watched] = {}
         self._claimed: set[Path] = set()
+        # Entries that could not be moved out, with their status then: left alone (not read
+        # and reported again at every scan) until they change, e.g. their permissions.
+        self._left_alone: dict[Path, tuple[int, ...]] = {}
         self._next_scan = 0.0
         self._observer: Observer | PollingObserver | None = None
 
@@ -90,7 +108,18 @@ class Inbox:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        # What lies too deep is quarantined before the observer walks the tree.
+        self._scan(self.root)
+        self._start_observer()
+        self._scan(self.root)  # files that arrived while the observer started
+
+    def _start_observer(self) -> None:
+        # watchdog walks the tree recursively (os.walk) when it starts and when a folder
+        # arrives; a tree a thousand folders deep (before it is quarantined) would kill it.
+        # A path is at most 4,096 bytes, so no walk goes deeper than about 2,048 folders.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
         handler = _Notify(self._noticed)
+        self._observer = None
         if not self._force_polling:
             try:
                 self._observer = Observer()
@@ -103,7 +132,15 @@ class Inbox:
             self._observer = PollingObserver(timeout=1.0)
             self._observer.schedule(handler, str(self.root), recursive=True)
             self._observer.start()
-        self._scan(self.root)  # files that arrived while the watcher was down
+
+    def keep_listening(self) -> None:
+        """Start the observer again if its thread died: until then only rescans find files."""
+        if self._observer is not None and not self._observer.is_alive():
+            log.error("the inbox observer stopped; starting it again")
+            metrics.OBSERVER_RESTARTS.inc()
+            self._observer.stop()
+            self._start_observer()
+            self._next_scan = 0.0
 
     def stop(self) -> None:
         if self._observer is not None:
@@ -136,21 +173,45 @@ class Inbox:
             except FileNotFoundError:
                 del self._watched[path]  # taken back before it settled: nothing to do
                 continue
+            except OSError:
+                # Its folder became unreadable: the folder is reported (once) at the rescan.
+                del self._watched[path]
+                self._next_scan = now
+                continue
             if (info.st_size, info.st_mtime_ns) != (watched.size, watched.mtime_ns):
                 watched.size, watched.mtime_ns = info.st_size, info.st_mtime_ns
                 watched.unchanged_since = now
+            elif _open_for_writing(path):
+                watched.unchanged_since = now  # a writer that paused: wait for it to close
             else:
                 del self._watched[path]
                 self._claimed.add(path)
-                relative = path.relative_to(self.root).as_posix()
+                relative = path.relative_to(self.root)
                 ready.append(
-                    SettledFile(path, relative, watched.first_seen_at, watched.found_by_scan)
+                    SettledFile(
+                        path,
+                        relative,
+                        shown_name(relative),
+                        watched.first_seen_at,
+                        watched.found_by_scan,
+                    )
                 )
         return ready
 
     def release(self, path: Path) -> None:
         """The file was dealt with (or will be retried by a later scan if it is still here)."""
         self._claimed.discard(path)
+
+    def leave_alone(self, path: Path) -> None:
+        """It could not be moved out: not handed on again until it changes."""
+        self._claimed.discard(path)
+        with contextlib.suppress(OSError):
+            self._left_alone[path] = _status(os.lstat(path))
+
+    def look_again(self, path: Path) -> None:
+        """It changed while it was being sent: hand it on again once it settles."""
+        self._claimed.discard(path)
+        self._notice(path, found_by_scan=False)
 
     # --- noticing ----------------------------------------------------------------------------
 
@@ -167,28 +228,65 @@ class Inbox:
                 self._notice(path, found_by_scan=False)
 
     def _scan(self, folder: Path) -> None:
-        for directory, subfolders, files in os.walk(folder):  # never follows linked folders
-            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-            for name in files:
-                self._notice(Path(directory, name), found_by_scan=True)
-            for name in subfolders:
-                # A link to a folder is listed as a folder but never entered: quarantine it.
-                if os.path.islink(os.path.join(directory, name)):
-                    self._notice(Path(directory, name), found_by_scan=True)
+        """Every file below `folder`, never through a link and at most `max_depth` deep.
+        Iterative: a recursive walk fails on a tree a thousand folders deep."""
+        try:
+            depth = len(folder.relative_to(self.root).parts)
+        except ValueError:
+            return
+        if depth and os.path.islink(folder):
+            self._notice(folder, found_by_scan=True)  # a link to a folder, moved in
+            return
+        pending = [(folder, depth)]
+        while pending:
+            directory, depth = pending.pop()
+            try:
+                with os.scandir(directory) as entries:
+                    listed = list(entries)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                # Unreadable: handed on as an entry, so that it is reported.
+                self._notice(directory, found_by_scan=True, as_entry=True)
+                continue
+            for entry in listed:
+                path = Path(entry.path)
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    is_folder = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_folder = False
+                if not is_folder:
+                    # Files, and links (to folders too): a link is quarantined, never followed.
+                    self._notice(path, found_by_scan=True)
+                elif depth + 1 >= self._max_depth:
+                    self._notice(path, found_by_scan=True, as_entry=True)
+                else:
+                    pending.append((path, depth + 1))
 
-    def _notice(self, path: Path, found_by_scan: bool) -> None:
+    def _notice(self, path: Path, found_by_scan: bool, as_entry: bool = False) -> None:
+        """Watch `path` until it settles. A folder is watched only `as_entry` (too deep or
+        unreadable); otherwise its files are noticed one by one."""
         try:
             relative = path.relative_to(self.root)
         except ValueError:
             return
         if path in self._claimed or path in self._watched or is_temporary(relative):
             return
+        if not as_entry and len(relative.parts) > self._max_depth:
+            return  # inside a folder quarantined as too deep
         try:
             info = os.lstat(path)
-        except FileNotFoundError:
+        except OSError:
+            return  # gone, or its folder unreadable (reported by the scan)
+        if stat.S_ISDIR(info.st_mode) and not as_entry:
             return
-        if os.path.isdir(path) and not os.path.islink(path):
-            return
+        left_alone = self._left_alone.get(path)
+        if left_alone is not None:
+            if left_alone == _status(info):
+                return
+            del self._left_alone[path]
         self._watched[path] = _Watched(
             size=info.st_size,
             mtime_ns=info.st_mtime_ns,
@@ -196,3 +294,28 @@ class Inbox:
             first_seen_at=datetime.now(UTC),
             found_by_scan=found_by_scan,
         )
+
+
+def _open_for_writing(path: Path) -> bool:
+    """Whether some process still has the file open for writing, as far as the kernel tells:
+    a read lease is refused (EAGAIN) exactly then. Where leases are not allowed (a file of
+    another user without CAP_LEASE, a network file system) this says False and the settle
+    period alone decides."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except OSError as error:
+        return error.errno == errno.EAGAIN
+    else:
+        fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def _status(info: os.stat_result) -> tuple[int, ...]:
+    # ctime too: a chmod that makes a folder readable changes only that.
+    return (info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns)

@@ -8,15 +8,16 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from tqdm import tqdm
 
 from newsflow import kafka as newsflow_kafka
-from newsflow.records import encode
 from newsflow.settings import KafkaSettings
-from newsflow_watcher.files import Vanished, read_file
+from newsflow_watcher.confined import LinkOnPath
+from newsflow_watcher.files import Vanished, read_file, shown_name
 from newsflow_watcher.inbox import is_temporary
+from newsflow_watcher.sender import encoded_records
 
 
 @dataclass
@@ -42,9 +43,9 @@ def files_under(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
                 for name in sorted(names):
                     path = Path(directory, name)
                     if not is_temporary(path.relative_to(given)):
-                        yield path, path.as_posix()
+                        yield path, shown_name(path)
         else:
-            yield given, given.as_posix()
+            yield given, shown_name(given)
 
 
 def ingest(
@@ -63,8 +64,10 @@ def ingest(
         for path, shown in tqdm(list(files_under(paths)), unit="file", disable=not progress):
             summary.files += 1
             try:
-                records = read_file(path, shown, datetime.now(UTC), max_file_bytes)
-            except Vanished:
+                records = read_file(
+                    path.parent, PurePath(path.name), shown, datetime.now(UTC), max_file_bytes
+                )
+            except (Vanished, LinkOnPath):
                 summary.failed["vanished"] += 1
                 continue
             if records.sha256 in seen_content:
@@ -72,14 +75,8 @@ def ingest(
                 continue
             if records.sha256:
                 seen_content.add(records.sha256)
-            for article in records.articles:
-                pending.append(
-                    producer.send(raw_topic, key=article.article_id.encode(), value=encode(article))
-                )
-            for letter in records.dead_letters:
-                pending.append(
-                    producer.send(deadletter_topic, key=shown.encode(), value=encode(letter))
-                )
+            for topic, key, value in encoded_records(records, shown, raw_topic, deadletter_topic):
+                pending.append(producer.send(topic, key=key.encode(), value=value))
             if records.rejection is not None:
                 summary.failed[records.rejection.reason.value] += 1
             else:

@@ -42,3 +42,15 @@ FILE_TO_ACK_SECONDS = Histogram(
     "From the file first seen to all its records acknowledged (includes the settle period).",
     buckets=(0.5, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 120, 300),
 )
+OBSERVER_RESTARTS = Counter(
+    "newsflow_watcher_observer_restarts_total",
+    "Times the inbox observer's thread had stopped and was started again.",
+)
+PARSER_RESTARTS = Counter(
+    "newsflow_watcher_parser_restarts_total",
+    "Parser processes replaced: stopped past the time budget, or died, on a file.",
+)
+FILES_CHANGED_WHILE_SENT = Counter(
+    "newsflow_watcher_files_changed_while_sent_total",
+    "Files written to again while their records were being sent; sent again in full.",
+)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaProducer
 
 from newsflow.records import encode
-from newsflow_watcher.files import FileRecords
+from newsflow_watcher.files import FileRecords, failed_file
 from newsflow_watcher.inbox import SettledFile
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,9 @@ class FileSender:
 
     def send(self, settled: SettledFile, records: FileRecords) -> None:
         """Hand every record of the file to the producer (raises if the producer refuses)."""
-        outgoing = [
-            (self._raw_topic, article.article_id, encode(article)) for article in records.articles
-        ] + [
-            (self._deadletter_topic, letter.article_id or settled.relative, encode(letter))
-            for letter in records.dead_letters
-        ]
+        outgoing = records.encoded or encoded_records(
+            records, settled.relative, self._raw_topic, self._deadletter_topic
+        )
         token = next(self._tokens)
         self._in_flight[token] = FileInFlight(settled, records, waiting_for=len(outgoing))
         try:
@@ -86,3 +83,23 @@ class FileSender:
 
     def _refused(self, token: int, error: BaseException) -> None:
         self._answers.put((token, f"{type(error).__name__}: {error}"))
+
+
+def encoded_records(
+    records: FileRecords, shown_path: str, raw_topic: str, deadletter_topic: str
+) -> list[tuple[str, str, bytes]]:
+    """(topic, key, value) of every record of the file. A record that cannot be encoded
+    turns the file into a rejection with the reason (and its records into that one dead
+    letter), since sending part of a file would lose the rest."""
+    try:
+        return [
+            (raw_topic, article.article_id, encode(article)) for article in records.articles
+        ] + [
+            (deadletter_topic, letter.article_id or shown_path, encode(letter))
+            for letter in records.dead_letters
+        ]
+    except Exception as error:  # the file is quarantined with the error
+        failed = failed_file(records.path, shown_path, error)
+        records.articles, records.dead_letters = [], failed.dead_letters
+        records.rejection = failed.rejection
+        return [(deadletter_topic, shown_path, encode(letter)) for letter in failed.dead_letters]

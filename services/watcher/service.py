@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import signal
+import stat
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 
 from kafka import KafkaProducer
@@ -20,11 +23,13 @@ from newsflow import kafka as newsflow_kafka
 from newsflow.runtime import Runtime, service_runtime
 from newsflow.settings import load
 from newsflow_watcher import metrics
-from newsflow_watcher.files import FileRecords, Vanished, read_file
-from newsflow_watcher.folders import move_to_failed, move_to_processed
+from newsflow_watcher.confined import LinkOnPath
+from newsflow_watcher.files import FileRecords, Vanished, failed_file, read_file
+from newsflow_watcher.folders import changed_since, move_to_failed, move_to_processed
 from newsflow_watcher.inbox import Inbox, SettledFile
 from newsflow_watcher.ledger import Ledger
-from newsflow_watcher.sender import FileInFlight, FileSender
+from newsflow_watcher.parser_processes import ParserPool
+from newsflow_watcher.sender import FileInFlight, FileSender, encoded_records
 from newsflow_watcher.settings import WatcherSettings
 
 log = logging.getLogger(__name__)
@@ -39,8 +44,17 @@ class Watcher:
         self.settings = settings
         self.runtime = runtime
         self.inbox = Inbox(
-            settings.inbox, settings.settle_seconds, settings.rescan_seconds, settings.force_polling
+            settings.inbox,
+            settings.settle_seconds,
+            settings.rescan_seconds,
+            settings.force_polling,
+            settings.max_folder_depth,
         )
+        # Files being read and parsed, in the order they settled; each is sent as soon as
+        # it is ready, so a slow one holds back no other.
+        self._reading: list[tuple[SettledFile, Future[FileRecords | None]]] = []
+        # Files that changed while they were sent: the content sent first, by path.
+        self._sent_before: dict[os.PathLike, str] = {}
 
     def run(self) -> None:
         with ExitStack() as resources:
@@ -48,6 +62,12 @@ class Watcher:
             resources.callback(self.ledger.close)
             self.inbox.start()
             resources.callback(self.inbox.stop)
+            self.parsers = ParserPool(
+                self.settings.parser_processes,
+                self.settings.parse_seconds_per_file,
+                self.settings.max_articles_per_file,
+            )
+            resources.callback(self.parsers.close)
             self.readers = resources.enter_context(
                 ThreadPoolExecutor(READER_THREADS, thread_name_prefix="reader")
             )
@@ -62,6 +82,7 @@ class Watcher:
             self.runtime.health.set_ready()
             while not self.runtime.stopping.is_set():
                 self.runtime.health.beat()
+                self.inbox.keep_listening()
                 busy = self._read_settled_files()
                 busy |= self._finish_completed_files()
                 metrics.INBOX_BACKLOG.set(self.inbox.backlog)
@@ -93,34 +114,65 @@ class Watcher:
         raise AssertionError("unreachable")
 
     def _read_settled_files(self) -> bool:
-        room = self.settings.max_files_in_flight - self.sender.in_flight
-        settled_files = self.inbox.settled(limit=max(room, 0))
-        # Opening and reading files is mostly waiting on the file system: a few threads
-        # overlap it, while sending stays on this thread in the order files settled.
-        for settled, records in zip(
-            settled_files, self.readers.map(self._read, settled_files), strict=True
-        ):
+        room = self.settings.max_files_in_flight - self.sender.in_flight - len(self._reading)
+        for settled in self.inbox.settled(limit=max(room, 0)):
+            # Opening and reading files is mostly waiting on the file system and on the
+            # parser processes: a few threads overlap it, while sending stays on this thread.
+            self._reading.append((settled, self.readers.submit(self._read, settled)))
+        ready = [(settled, future) for settled, future in self._reading if future.done()]
+        if ready:
+            self._reading = [pair for pair in self._reading if not pair[1].done()]
+        for settled, future in ready:
+            records = future.result()
             if records is None:
                 self.inbox.release(settled.path)  # gone, or retried by a later scan
             else:
                 self._send(settled, records)
-        return bool(settled_files)
+        return bool(ready)
 
     def _read(self, settled: SettledFile) -> FileRecords | None:
         started = time.perf_counter()
         try:
-            records = read_file(
-                settled.path, settled.relative, settled.first_seen_at, self.settings.max_file_bytes
-            )
+            records = self._read_file(settled)
         except Vanished:
             log.info("file vanished before it was read", extra={"file": settled.relative})
+            return None
+        except LinkOnPath:
+            # The link itself is quarantined where the scan meets it.
+            log.warning(
+                "a folder on the file's path is a symbolic link; not followed",
+                extra={"file": settled.relative},
+            )
             return None
         except OSError as error:
             log.error("cannot read file, will retry: %s", error, extra={"file": settled.relative})
             return None
+        except Exception as error:  # one file never stops the watcher
+            log.exception("reading the file failed", extra={"file": settled.relative})
+            records = failed_file(settled.path, settled.relative, error)
         metrics.PARSE_SECONDS.observe(time.perf_counter() - started)
         metrics.FILES_SEEN.inc()
         metrics.BYTES_READ.inc(records.size_bytes)
+        return records
+
+    def _read_file(self, settled: SettledFile) -> FileRecords | None:
+        depth = len(settled.relative_path.parts)
+        if depth < self.settings.max_folder_depth and _is_readable_folder(settled.path):
+            raise Vanished(settled.relative)  # unreadable when scanned, readable now: rescan
+        records = read_file(
+            self.inbox.root,
+            settled.relative_path,
+            settled.relative,
+            settled.first_seen_at,
+            self.settings.max_file_bytes,
+            parse=self.parsers.parse,
+            earlier_sha256=self._sent_before.pop(settled.path, None),
+        )
+        # Encoded here, off the sending thread, and so that a record that cannot be encoded
+        # rejects its file rather than failing the send.
+        records.encoded = encoded_records(
+            records, settled.relative, self.settings.raw_topic, self.settings.deadletter_topic
+        )
         return records
 
     def _send(self, settled: SettledFile, records: FileRecords) -> None:
@@ -172,11 +224,12 @@ class Watcher:
         try:
             if records.rejection is not None:
                 destination = move_to_failed(
-                    settled.path,
-                    settled.relative,
+                    self.inbox.root,
+                    settled.relative_path,
                     self.settings.failed_dir,
                     records.rejection,
                     records.sha256,
+                    settled.relative,
                 )
                 metrics.FILES_FAILED.labels(records.rejection.reason.value).inc()
                 log.warning(
@@ -184,9 +237,23 @@ class Watcher:
                     records.rejection.message,
                     extra={"file": settled.relative, "reason": records.rejection.reason.value},
                 )
+            elif records.identity is not None and changed_since(
+                self.inbox.root, settled.relative_path, records.identity
+            ):
+                # Written to again after it had settled (a writer that paused): what was sent
+                # is its first part; the whole file goes again, as a newer version.
+                metrics.FILES_CHANGED_WHILE_SENT.inc()
+                log.warning(
+                    "the file changed while it was sent; sending it again in full",
+                    extra={"file": settled.relative},
+                )
+                if records.sha256:
+                    self._sent_before[settled.path] = records.sha256
+                self.inbox.look_again(settled.path)
+                return
             else:
                 destination = move_to_processed(
-                    settled.path, settled.relative, self.settings.processed_dir
+                    self.inbox.root, settled.relative_path, self.settings.processed_dir
                 )
                 metrics.FILES_SENT.inc()
                 log.info(
@@ -200,12 +267,16 @@ class Watcher:
             log.debug("moved to %s", destination, extra={"file": settled.relative})
         except FileNotFoundError:
             pass  # someone took it away after it was sent: nothing left to move
-        except OSError as error:
-            # Left in the inbox; the ledger knows it was sent, so a later scan only moves it.
+        except (OSError, LinkOnPath) as error:
+            # Left in the inbox. A sent file is taken up again by a later scan, which finds it
+            # in the ledger and only moves it; a rejected one (which would be reported again
+            # and again) is left alone until it changes, e.g. its permissions.
             metrics.MOVE_ERRORS.inc()
             log.error("could not move file: %s", error, extra={"file": settled.relative})
-        finally:
-            self.inbox.release(settled.path)
+            if records.rejection is not None:
+                self.inbox.leave_alone(settled.path)
+                return
+        self.inbox.release(settled.path)
 
     def _drain(self, producer: KafkaProducer) -> None:
         """SIGTERM: no new files; wait for what was sent, then move it out."""
@@ -221,7 +292,21 @@ class Watcher:
         self._finish_completed_files()
 
 
+def _is_readable_folder(path: os.PathLike) -> bool:
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return False
+        with os.scandir(path):
+            return True
+    except OSError:
+        return False
+
+
 def main() -> None:
+    # The inbox asks the kernel for a read lease to learn whether a file is still open for
+    # writing; were a writer to open the file in that instant, the kernel would signal
+    # SIGIO, whose default action ends the process.
+    signal.signal(signal.SIGIO, signal.SIG_IGN)
     settings = load(WatcherSettings)
     with service_runtime(settings) as runtime:
         Watcher(settings, runtime).run()

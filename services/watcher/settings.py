@@ -37,6 +37,25 @@ class WatcherSettings(ServiceSettings):
     max_files_in_flight: int = Field(
         default=2000, gt=0, description="Files read but not yet acknowledged, at most."
     )
+    max_folder_depth: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Folders nested deeper in the inbox are quarantined whole, never walked.",
+    )
+    parser_processes: int = Field(
+        default=2, ge=1, le=64, description="Processes that parse files, side by side."
+    )
+    parse_seconds_per_file: float = Field(
+        default=10.0,
+        gt=0,
+        description="A file whose parsing takes longer is stopped and quarantined (too_slow).",
+    )
+    max_articles_per_file: int = Field(
+        default=10_000,
+        ge=1,
+        description="A file holding more articles (a JSON array or lines) is rejected whole.",
+    )
     raw_topic: str = RAW.name
     deadletter_topic: str = DEADLETTER.name
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from newsflow.worker import Source
 
@@ -161,7 +161,9 @@ class InProcessPipeline:
         raw = []
         with clock("parse") as counted:
             for path in paths:
-                records = read_file(path, path.name, datetime.now(UTC), 10 * 1024 * 1024)
+                records = read_file(
+                    path.parent, PurePath(path.name), path.name, datetime.now(UTC), 10 << 20
+                )
                 raw.extend(records.articles)
                 result.dead_letters += len(records.dead_letters) + (records.rejection is not None)
             counted(len(paths))
