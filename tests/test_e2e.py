@@ -7,6 +7,8 @@ equal the fault-free run's in every field that does not depend on time."""
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,8 +22,11 @@ from e2e.runs import Result, run, summary
 
 pytestmark = pytest.mark.kafka
 
-SEED = 20261121
+# A fresh corpus and fault schedule every run, so that a defect one seed happens to avoid
+# surfaces in another; NEWSFLOW_TEST_SEED=n replays a run (every table names its seed).
+SEED = int(os.environ.get("NEWSFLOW_TEST_SEED") or random.SystemRandom().randrange(1, 10**8))
 ARTICLES = 150
+print(f"e2e seed {SEED} (NEWSFLOW_TEST_SEED={SEED} replays it)")
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +89,8 @@ def test_with_the_sink_paused_upstream_finishes_in_bounded_memory_and_nothing_is
 
 # Once, after the broker was stopped and started, the dedup worker (Faust) kept its
 # partitions and never fetched from them again (faust-streaming issues 175 and 523). Workers
-# now restart themselves in place when records wait and nothing moves for STALL_SECONDS
-# (newsflow.stall); the restart has not yet been seen healing a real stall, so this test
-# stays non-strict: its table says what went wrong when it does.
-@pytest.mark.xfail(
-    strict=False, reason="a Faust consumer stall after a broker restart (see the comment above)"
-)
+# restart themselves in place when records wait and nothing moves for STALL_SECONDS
+# (newsflow.stall), which the run's 150 s leave time for; the table counts such restarts.
 @pytest.mark.timeout(600)
 def test_under_fire_the_store_equals_the_fault_free_run(corpus, fault_free, run_root):
     plan = ChaosPlan(

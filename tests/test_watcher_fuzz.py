@@ -6,7 +6,6 @@ A test run tries a few dozen generated files per test (fixed, so runs repeat);
 `make fuzz` (NEWSFLOW_FUZZ_EXAMPLES) tries many more, different ones each time.
 """
 
-import hashlib
 import json
 import os
 from dataclasses import fields, is_dataclass
@@ -17,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsflow import __version__, records
-from newsflow.identity import article_id
-from newsflow.records import DeadLetter, FileInput, FileOrigin, RawArticle, TraceEntry, excerpt
+from newsflow import records
+from newsflow.records import DeadLetter, FileInput, RawArticle
+from newsflow_watcher.files import dead_letter, records_of
 from newsflow_watcher.parsing import SUPPORTED_SUFFIXES, InputRejected, ParsedFile, parse_file_bytes
 
 _LONG_RUN = "NEWSFLOW_FUZZ_EXAMPLES" in os.environ
@@ -215,21 +214,6 @@ def strings_of(value: Any) -> list[str]:
     return []
 
 
-def dead_letter(rejection: InputRejected, source: FileInput, payload: bytes) -> DeadLetter:
-    text, truncated = excerpt(payload)
-    return DeadLetter(
-        stage="watcher",
-        reason=rejection.reason,
-        message=rejection.message,
-        input=source,
-        payload_excerpt=text,
-        payload_size_bytes=len(payload),
-        payload_truncated=truncated,
-        service_version=__version__,
-        failed_at=datetime.now(UTC),
-    )
-
-
 def assert_becomes_records(file_name: str, data: bytes, path: str | None = None) -> None:
     """Parse a file and make its records as the watcher does; only InputRejected may escape
     parsing, and every record must encode and read back unchanged. `path` is the file's path
@@ -245,35 +229,11 @@ def assert_becomes_records(file_name: str, data: bytes, path: str | None = None)
     for string in strings_of(parsed):
         string.encode("utf-8")
     now = datetime.now(UTC)
-    origin = {
-        "path": path,
-        "file_name": path,
-        "size_bytes": len(data),
-        "modified_at": now,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "format": parsed.format,
-        "encoding": parsed.encoding,
-        "first_seen_at": now,
-    }
-    assert parsed.articles
-    for article in parsed.articles:
-        raw = RawArticle(
-            article_id=article_id(article.title, article.body),
-            title=article.title,
-            title_method=article.title_method,
-            title_confidence=article.title_confidence,
-            body=article.body,
-            url=article.url,
-            publisher=article.publisher,
-            published_at=article.published_at,
-            language=article.language,
-            origin=FileOrigin(**origin, line=article.line),
-            trace=[TraceEntry(stage="watcher", service_version=__version__, processed_at=now)],
-        )
+    articles, letters = records_of(parsed, path, data, modified_at=now, first_seen_at=now)
+    assert articles
+    for raw in articles:
         assert records.decode(RawArticle, records.encode(raw)) == raw
-    for bad in parsed.rejected_lines:
-        rejection = InputRejected(bad.reason, f"{path} line {bad.line}: {bad.message}")
-        letter = dead_letter(rejection, FileInput(path=path, line=bad.line), bad.text.encode())
+    for letter in letters:
         assert records.decode(DeadLetter, records.encode(letter)) == letter
 
 

@@ -104,19 +104,6 @@ def read_file(
         parsed = parse(shown_path.rpartition("/")[2], data)
     except InputRejected as rejection:
         return _rejected(path, shown_path, rejection, payload=data, size=len(data), sha256=sha256)
-
-    origin_fields = {
-        "path": shown_path,
-        "file_name": shown_path.rpartition("/")[2],
-        "size_bytes": len(data),
-        "modified_at": datetime.fromtimestamp(info.st_mtime, UTC),
-        "sha256": sha256,
-        "format": parsed.format,
-        "encoding": parsed.encoding,
-        "first_seen_at": first_seen_at,
-        "earlier_sha256": earlier_sha256,
-    }
-    now = datetime.now(UTC)
     result = FileRecords(
         path=path,
         shown_path=shown_path,
@@ -124,11 +111,43 @@ def read_file(
         size_bytes=len(data),
         identity=file_identity(info),
     )
-    result.articles = [
+    result.articles, result.dead_letters = records_of(
+        parsed,
+        shown_path,
+        data,
+        modified_at=datetime.fromtimestamp(info.st_mtime, UTC),
+        first_seen_at=first_seen_at,
+        earlier_sha256=earlier_sha256,
+    )
+    return result
+
+
+def records_of(
+    parsed: ParsedFile,
+    shown_path: str,
+    data: bytes,
+    modified_at: datetime,
+    first_seen_at: datetime,
+    earlier_sha256: str | None = None,
+) -> tuple[list[RawArticle], list[DeadLetter]]:
+    """The article records and the bad lines' dead letters of a parsed file."""
+    origin_fields = {
+        "path": shown_path,
+        "file_name": shown_path.rpartition("/")[2],
+        "size_bytes": len(data),
+        "modified_at": modified_at,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "format": parsed.format,
+        "encoding": parsed.encoding,
+        "first_seen_at": first_seen_at,
+        "earlier_sha256": earlier_sha256,
+    }
+    now = datetime.now(UTC)
+    articles = [
         _article(parsed_article, FileOrigin(**origin_fields, line=parsed_article.line), now)
         for parsed_article in parsed.articles
     ]
-    result.dead_letters = [
+    dead_letters = [
         dead_letter(
             InputRejected(bad.reason, f"{shown_path} line {bad.line}: {bad.message}"),
             FileInput(path=shown_path, line=bad.line),
@@ -136,7 +155,7 @@ def read_file(
         )
         for bad in parsed.rejected_lines
     ]
-    return result
+    return articles, dead_letters
 
 
 def failed_file(path: Path, shown_path: str, error: Exception) -> FileRecords:
