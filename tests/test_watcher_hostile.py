@@ -273,6 +273,23 @@ def test_a_file_that_takes_too_long_to_parse_is_stopped_and_the_rest_flow(rig):
     assert (rig.failed / "slow.txt").exists()
 
 
+def test_json_that_breaks_the_loader_or_the_encoder_is_rejected_or_cleaned(rig):
+    service = rig.service().start()
+    try:
+        (rig.inbox / "long-number.json").write_text('{"body": "Text", "n": ' + "9" * 5000 + "}")
+        (rig.inbox / "surrogate.json").write_text(
+            '{"title": "Bad \\ud800 title", "body": "Body \\udfff text.", "\\ud800": 1}'
+        )
+        [article] = rig.articles(1)
+        [letter] = letters_with(rig, "invalid_json")
+        ordinary_file_goes_through(rig, service, "after-json.txt")
+    finally:
+        service.stop()
+    assert article["title"] == "Bad \ufffd title" and article["body"] == "Body \ufffd text."
+    assert letter["input"]["path"] == "long-number.json"
+    assert (rig.failed / "long-number.json").exists()
+
+
 # --- memory is bounded by the size limit, not the file's shape ---------------------------------
 
 
@@ -317,6 +334,31 @@ def test_a_jsonl_of_a_million_lines_is_rejected_within_the_memory_limit(rig):
 
 
 # --- never lose text ---------------------------------------------------------------------------
+
+
+def test_a_paragraph_that_opens_like_furniture_is_kept_and_a_reprint_notice_is_not_the_title(
+    rig,
+):
+    paragraph = (
+        "Copyright holders argued that the ruling would let platforms profit from their work "
+        "without paying for it, and the court agreed to hear the appeal next spring."
+    )
+    service = rig.service().start()
+    try:
+        (rig.inbox / "ruling.txt").write_text(f"Court to hear appeal\n\n{paragraph}\n")
+        (rig.inbox / "wire.txt").write_text(
+            "Subscribe to our newsletter\n\n"
+            "This article was originally published by Harbour Daily and is reprinted with "
+            "permission.\n\nThe harbour reopened on Tuesday after the storm damage was cleared.\n"
+        )
+        found = {a["origin"]["path"]: a for a in rig.articles(2)}
+    finally:
+        service.stop()
+    assert found["ruling.txt"]["body"] == paragraph
+    wire = found["wire.txt"]
+    assert wire["title"].startswith("The harbour reopened on Tuesday")
+    assert "originally published" not in wire["body"]
+    assert wire["publisher"] == "Harbour Daily"
 
 
 def test_a_writer_that_pauses_longer_than_the_settle_period_loses_nothing(rig):
