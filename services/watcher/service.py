@@ -119,9 +119,11 @@ class Watcher:
             # Opening and reading files is mostly waiting on the file system and on the
             # parser processes: a few threads overlap it, while sending stays on this thread.
             self._reading.append((settled, self.readers.submit(self._read, settled)))
-        ready = [(settled, future) for settled, future in self._reading if future.done()]
-        if ready:
-            self._reading = [pair for pair in self._reading if not pair[1].done()]
+        # One look at each future: one that finishes between two looks must not be dropped.
+        ready, still_reading = [], []
+        for pair in self._reading:
+            (ready if pair[1].done() else still_reading).append(pair)
+        self._reading = still_reading
         for settled, future in ready:
             records = future.result()
             if records is None:
