@@ -67,9 +67,13 @@ class Health:
         with self._lock:
             self._ready, self._why_not_ready = False, redacted(why)
 
-    def liveness(self) -> tuple[bool, str]:
+    def silent_seconds(self) -> float:
+        """How long since the main loop last beat."""
         with self._lock:
-            silent_for = time.monotonic() - self._last_beat
+            return time.monotonic() - self._last_beat
+
+    def liveness(self) -> tuple[bool, str]:
+        silent_for = self.silent_seconds()
         if silent_for > self._stall_after:
             return False, f"main loop silent for {silent_for:.0f}s"
         return True, "ok"

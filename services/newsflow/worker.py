@@ -17,6 +17,7 @@ import logging
 import os
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -517,6 +518,22 @@ def _restart_in_place(why: str) -> None:
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
+def _restart_when_silent(health: Health, seconds: float, service: str) -> None:
+    """From a thread of its own: restart in place when the event loop has not run the
+    health timer for `seconds`. After the broker went away, Faust can also hang while it
+    starts (rejoining its group, recovering tables), before any timer runs, where the stall
+    watch (a timer itself) cannot see it; an orchestrator's liveness probe would restart
+    it, a plain process supervisor would not."""
+    while True:
+        time.sleep(min(5.0, seconds / 4))
+        silent = health.silent_seconds()
+        if silent > seconds:
+            _restart_in_place(
+                f"{service}: its event loop has not run its timers for {silent:.0f}s "
+                "(stuck starting, or blocked)"
+            )
+
+
 def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     """Run a Faust app as a newsflow service until SIGTERM: JSON logs, the status server,
     liveness from a timer on the event loop, readiness while not rebalancing, and the
@@ -526,6 +543,12 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     health = Health()
 
     PROGRESS.watch = StallWatch(settings.stall_seconds)
+    threading.Thread(
+        target=_restart_when_silent,
+        args=(health, settings.stall_seconds, settings.service_name),
+        name="silence-watch",
+        daemon=True,
+    ).start()
     inputs = sorted(
         {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
     )
