@@ -6,6 +6,7 @@ A test run tries a few dozen generated files per test (fixed, so runs repeat);
 `make fuzz` (NEWSFLOW_FUZZ_EXAMPLES) tries many more, different ones each time.
 """
 
+import hashlib
 import json
 import os
 from dataclasses import fields, is_dataclass
@@ -229,7 +230,8 @@ def assert_becomes_records(file_name: str, data: bytes, path: str | None = None)
     for string in strings_of(parsed):
         string.encode("utf-8")
     now = datetime.now(UTC)
-    articles, letters = records_of(parsed, path, data, modified_at=now, first_seen_at=now)
+    sha256 = hashlib.sha256(data).hexdigest()
+    articles, letters = records_of(parsed, path, data, sha256, modified_at=now, first_seen_at=now)
     assert articles
     for raw in articles:
         assert records.decode(RawArticle, records.encode(raw)) == raw

@@ -115,6 +115,7 @@ def read_file(
         parsed,
         shown_path,
         data,
+        sha256,
         modified_at=datetime.fromtimestamp(info.st_mtime, UTC),
         first_seen_at=first_seen_at,
         earlier_sha256=earlier_sha256,
@@ -126,17 +127,19 @@ def records_of(
     parsed: ParsedFile,
     shown_path: str,
     data: bytes,
+    sha256: str,
     modified_at: datetime,
     first_seen_at: datetime,
     earlier_sha256: str | None = None,
 ) -> tuple[list[RawArticle], list[DeadLetter]]:
-    """The article records and the bad lines' dead letters of a parsed file."""
+    """The article records and the bad lines' dead letters of a parsed file (`sha256`: of
+    `data`, hashed once by the caller)."""
     origin_fields = {
         "path": shown_path,
         "file_name": shown_path.rpartition("/")[2],
         "size_bytes": len(data),
         "modified_at": modified_at,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": sha256,
         "format": parsed.format,
         "encoding": parsed.encoding,
         "first_seen_at": first_seen_at,
