@@ -87,10 +87,11 @@ def test_with_the_sink_paused_upstream_finishes_in_bounded_memory_and_nothing_is
     assert compare(paused.stored, fault_free.stored) == [], table
 
 
-# Once, after the broker was stopped and started, the dedup worker (Faust) kept its
-# partitions and never fetched from them again (faust-streaming issues 175 and 523). Workers
-# restart themselves in place when records wait and nothing moves for STALL_SECONDS
-# (newsflow.stall), which the run's 150 s leave time for; the table counts such restarts.
+# After the broker was stopped and started, a worker (Faust) has kept its partitions and
+# never fetched from them again (faust-streaming issues 175 and 523), and a group has settled
+# with its input partitions held by nobody. Workers restart themselves in place when records
+# wait and nothing moves for STALL_SECONDS (newsflow.stall), which the run's 150 s leave time
+# for; the table counts such restarts.
 @pytest.mark.timeout(600)
 def test_under_fire_the_store_equals_the_fault_free_run(corpus, fault_free, run_root):
     plan = ChaosPlan(

@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, generate_latest
 
 from newsflow import kafka as newsflow_kafka
-from newsflow.lag import LagMonitor, group_lag
+from newsflow.lag import LagMonitor, group_lag, unheld_partitions
 from newsflow.runtime import LAST_ERROR, track_errors
 
 from helpers import wait_for
@@ -88,3 +88,22 @@ def test_the_last_logged_error_is_kept_with_its_time():
     assert REGISTRY.get_sample_value(
         "newsflow_last_error_timestamp_seconds", {"logger": "newsflow.tests"}
     ) == pytest.approx(last["at"])
+
+
+def test_partitions_no_member_of_a_stable_group_holds_are_named(
+    kafka_settings, kafka_admin, new_topic
+):
+    held, orphaned = new_topic("held", partitions=2), new_topic("orphaned", partitions=1)
+    group = f"group-{held}"
+    consumer = KafkaConsumer(held, **kafka_settings.kafka_python(), group_id=group)
+    try:
+        wait_for(lambda: consumer.poll(200) is not None and consumer.assignment(), 30,
+                 "the group's assignment")  # fmt: skip
+        partitions = [TopicPartition(held, 0), TopicPartition(held, 1),
+                      TopicPartition(orphaned, 0)]  # fmt: skip
+        wait_for(lambda: unheld_partitions(kafka_admin, group, partitions), 30, "a stable group")
+        assert unheld_partitions(kafka_admin, group, partitions) == {TopicPartition(orphaned, 0)}
+    finally:
+        consumer.close()
+    # With no member left the group is empty, not stable: nobody to blame.
+    assert unheld_partitions(kafka_admin, group, partitions) == set()

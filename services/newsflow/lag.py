@@ -67,11 +67,35 @@ def group_lag(
     return lag
 
 
+def unheld_partitions(
+    admin: KafkaAdminClient, group: str, partitions: Iterable[TopicPartition]
+) -> set[TopicPartition]:
+    """Those of `partitions` that no member of the group holds while the group is stable.
+
+    A group can settle with an input partition nobody consumes: a member that rejoined just
+    after the broker restarted saw the topic missing from the metadata and was given an
+    assignment without it, and nothing makes the group look again. Empty when the group is
+    not stable (rebalancing, or no member at all: nobody to blame)."""
+    described = admin.describe_groups([group]).get(group) or {}
+    if described.get("error") or described.get("group_state") != "Stable":
+        return set()
+    held = {
+        TopicPartition(topic["topic"], partition)
+        for member in described.get("members", ())
+        if isinstance(member.get("member_assignment"), dict)
+        for topic in member["member_assignment"].get("assigned_partitions", ())
+        for partition in topic["partitions"]
+    }
+    return set(partitions) - held
+
+
 class LagMonitor(Collector):
     """Reads the group's lag every `interval_seconds` on a thread; exports the last reading.
 
     While the broker does not answer, the last reading stays exported and its age shows in
-    `newsflow_consumer_lag_updated_timestamp_seconds`."""
+    `newsflow_consumer_lag_updated_timestamp_seconds`. With `watch_unheld`, each reading
+    also notes the partitions of `topics` no member of the group holds (see
+    `unheld_partitions`)."""
 
     def __init__(
         self,
@@ -80,6 +104,7 @@ class LagMonitor(Collector):
         topics: Iterable[str] = (),
         interval_seconds: float = 5.0,
         registry: CollectorRegistry | None = REGISTRY,
+        watch_unheld: bool = False,
     ) -> None:
         self.settings = settings
         self.group = group
@@ -88,6 +113,8 @@ class LagMonitor(Collector):
         self._registry = registry
         self._lock = threading.Lock()
         self._lag: dict[TopicPartition, int] = {}
+        self.watch_unheld = watch_unheld
+        self._unheld: set[TopicPartition] = set()
         self._updated_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="consumer-lag", daemon=True)
@@ -114,19 +141,24 @@ class LagMonitor(Collector):
             updated.add_metric([self.group], updated_at)
         yield updated
 
-    def fresh_reading(self, max_age_seconds: float) -> dict[TopicPartition, int] | None:
-        """The last reading if it is at most `max_age_seconds` old, else None."""
+    def fresh_reading(
+        self, max_age_seconds: float
+    ) -> tuple[dict[TopicPartition, int], set[TopicPartition]] | None:
+        """The last reading (lag by partition, partitions nobody holds) if it is at most
+        `max_age_seconds` old, else None."""
         with self._lock:
             if self._updated_at is None or time.time() - self._updated_at > max_age_seconds:
                 return None
-            return dict(self._lag)
+            return dict(self._lag), set(self._unheld)
 
     def read_once(self) -> dict[TopicPartition, int]:
         if self._admin is None:
             self._admin = newsflow_kafka.admin(self.settings, request_timeout_ms=10_000)
         lag = group_lag(self._admin, self.group, self.topics)
+        inputs = [tp for tp in lag if tp.topic in self.topics]
+        unheld = unheld_partitions(self._admin, self.group, inputs) if self.watch_unheld else set()
         with self._lock:
-            self._lag, self._updated_at = lag, time.time()
+            self._lag, self._unheld, self._updated_at = lag, unheld, time.time()
         return lag
 
     def _run(self) -> None:

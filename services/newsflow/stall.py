@@ -3,8 +3,11 @@
 After the broker went away and came back, faust-streaming's consumer can rejoin its group,
 keep its partitions and never fetch from them again, without an error (faust-streaming
 issues 175 and 523; seen once in newsflow's chaos runs). The event loop stays alive, so the
-liveness beat does not notice. This does: records wait on a partition assigned to this
-instance and no batch has been processed for `stall_seconds`. The worker then restarts
+liveness beat does not notice. Or the group settles with an input partition that no
+member holds, when a member rejoined while the broker's metadata still lacked the topic
+(seen in `make test`'s chaos run). This notices both: records wait on a partition assigned
+to this instance, or to none, and no batch has been processed for `stall_seconds`. The
+worker then restarts
 itself in place (see `newsflow.worker`); what it had not committed is delivered again, which
 every stage handles (at-least-once, idempotent downstream).
 """
@@ -37,6 +40,6 @@ class StallWatch:
         if idle < self.stall_seconds:
             return None
         return (
-            f"{waiting} records wait on this worker's partitions and none has been processed "
-            f"for {idle:.0f}s"
+            f"{waiting} records wait on partitions this worker holds, or nobody does, and none "
+            f"has been processed for {idle:.0f}s"
         )

@@ -77,8 +77,8 @@ class WorkerSettings(ServiceSettings):
     stall_seconds: float = Field(
         default=120.0,
         gt=0,
-        description="Restart in place when records wait on the worker's partitions and none "
-        "has been processed for this long (a consumer that stopped fetching).",
+        description="Restart in place when records wait on the worker's partitions (or on "
+        "partitions no instance holds) and none has been processed for this long.",
     )
     group_id: str | None = Field(
         default=None,
@@ -496,16 +496,20 @@ def _ensure_internal_topics(app: faust.App, settings: WorkerSettings, health: He
 
 
 def _waiting_here(app: faust.App, lag: LagMonitor) -> int | None:
-    """Records not yet committed on the input partitions assigned to this instance; None
+    """Records not yet committed on the input partitions assigned to this instance or to no
+    instance of the group (a rejoin, which a restart makes, gives those out again); None
     when the lag is not known lately (the broker away: not this worker's stall)."""
     reading = lag.fresh_reading(max_age_seconds=lag.interval * 3 + 5)
     if reading is None:
         return None
+    waiting, unheld = reading
     try:
         assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
     except Exception:  # no consumer yet (starting): nothing known
         return None
-    return sum(n for tp, n in reading.items() if (tp.topic, tp.partition) in assigned)
+    return sum(
+        n for tp, n in waiting.items() if (tp.topic, tp.partition) in assigned or tp in unheld
+    )
 
 
 def _restart_in_place(why: str) -> None:
@@ -552,7 +556,7 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
     inputs = sorted(
         {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
     )
-    lag = LagMonitor(settings.kafka, app.conf.id, inputs)
+    lag = LagMonitor(settings.kafka, app.conf.id, inputs, watch_unheld=True)
 
     @app.timer(1.0)
     async def report_health() -> None:
