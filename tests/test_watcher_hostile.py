@@ -110,10 +110,12 @@ def test_a_folder_swapped_for_a_link_before_the_read_is_not_followed(rig, outsid
     service = rig.service().start()
     try:
         (rig.inbox / "wire").mkdir()
-        (rig.inbox / "wire" / "story.txt").write_text(ORDINARY)
-        time.sleep(1)  # noticed, not yet settled
-        (rig.inbox / "wire").rename(rig.inbox / ".wire-away")
-        (rig.inbox / "wire").symlink_to(outside / "wire", target_is_directory=True)
+        with (rig.inbox / "wire" / "story.txt").open("w") as writing:
+            writing.write(ORDINARY)
+            writing.flush()
+            time.sleep(1)  # noticed, not yet complete: its writer still has it open
+            (rig.inbox / "wire").rename(rig.inbox / ".wire-away")
+            (rig.inbox / "wire").symlink_to(outside / "wire", target_is_directory=True)
         wait_for(lambda: (rig.failed / "wire").is_symlink(), 30, "the link quarantined")
         ordinary_file_goes_through(rig, service, "after-swap.txt")
     finally:

@@ -78,6 +78,40 @@ def test_a_file_written_slowly_is_sent_once_and_complete(rig, running):
     assert article["body"].count("Paragraph") == len(paragraphs)
 
 
+def test_a_file_closed_or_renamed_in_is_read_at_once_not_after_the_settle_period(rig, tmp_path):
+    # A settle period longer than the test: only the events can have made these complete.
+    rig.env["NEWSFLOW_WATCHER_SETTLE_SECONDS"] = "600"
+    rig.env["NEWSFLOW_WATCHER_RESCAN_SECONDS"] = "600"
+    service = rig.service().start()
+    try:
+        (rig.inbox / "written.txt").write_text(ARTICLE)
+        staged = tmp_path / "staged.txt"
+        staged.write_text(ARTICLE.replace("Tuesday", "Wednesday"))
+        os.rename(staged, rig.inbox / "renamed.txt")
+
+        articles = rig.articles(2)
+        assert sorted(a["origin"]["path"] for a in articles) == ["renamed.txt", "written.txt"]
+        wait_for(lambda: len(rig.processed_files()) == 2, 20, "both files in processed/")
+    finally:
+        service.kill()
+
+
+def test_a_file_still_open_for_writing_waits_for_its_close(rig):
+    rig.env["NEWSFLOW_WATCHER_SETTLE_SECONDS"] = "600"
+    rig.env["NEWSFLOW_WATCHER_RESCAN_SECONDS"] = "600"
+    service = rig.service().start()
+    try:
+        with (rig.inbox / "open.txt").open("w") as writing:
+            writing.write("A report still being written\n\nIts first paragraph.\n\n")
+            writing.flush()
+            assert rig.articles(0, settle=3) == []  # flushed, but its writer has it open
+            writing.write("Its last paragraph.\n")
+        [article] = rig.articles(1)
+        assert article["body"] == "Its first paragraph.\n\nIts last paragraph."
+    finally:
+        service.kill()
+
+
 def test_a_part_file_is_sent_only_after_its_rename(rig, running):
     partial = rig.inbox / "download.txt.part"
     partial.write_text(ARTICLE)

@@ -1,6 +1,12 @@
 """Noticing files in the inbox: inotify events through watchdog (polling where inotify is
-unavailable), a scan at start and every `rescan_seconds` for anything an event missed, and a
-settle period so that only complete files are handed on.
+unavailable), a scan at start and every `rescan_seconds` for anything an event missed, and
+only complete files handed on.
+
+A file is complete at once when inotify says it was closed after writing (IN_CLOSE_WRITE)
+or renamed into the inbox (IN_MOVED_TO) and the kernel says no process still has it open
+for writing (a read lease is granted). Otherwise (polling, a network file system, a file of
+another user, a file still open, one found by a scan) it is complete once unchanged for the
+settle period.
 
 Temporary names (`*.tmp`, `*.part`, `*.crdownload`, dot-files and dot-folders) are ignored
 until they are renamed; a rename is an event like any other.
@@ -25,7 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -63,18 +77,37 @@ class _Watched:
     found_by_scan: bool
 
 
+# The inotify events asked of the kernel: a file or folder arriving, a file closed after
+# writing. Not opens, reads, closes without writing or each write: the watcher's own reads
+# would be as many events again, each handled in Python.
+INOTIFY_EVENTS = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+]
+
+# What an inotify event says of a file: it may be complete now (closed after writing, or
+# renamed in, which watchdog reports as "created" when it came from outside the watch), or
+# it is being written.
+MAY_BE_COMPLETE = ("created", "moved", "closed")
+
+
 class _Notify(FileSystemEventHandler):
-    def __init__(self, noticed: queue.SimpleQueue) -> None:
+    def __init__(self, noticed: queue.SimpleQueue, events_tell_completion: bool) -> None:
         self._noticed = noticed
+        self._events_tell_completion = events_tell_completion
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
             # Only a folder that appears needs a look inside; a folder "modified" is just a
             # file added to it, which has its own event (scanning then would cost O(n^2)).
             if event.event_type in ("created", "moved"):
-                self._noticed.put((os.fsdecode(_target(event)), True))
+                self._noticed.put((os.fsdecode(_target(event)), True, False))
         elif event.event_type in ("created", "modified", "moved", "closed"):
-            self._noticed.put((os.fsdecode(_target(event)), False))
+            complete = self._events_tell_completion and event.event_type in MAY_BE_COMPLETE
+            self._noticed.put((os.fsdecode(_target(event)), False, complete))
 
 
 def _target(event: FileSystemEvent) -> bytes | str:
@@ -95,8 +128,11 @@ class Inbox:
         self._settle = settle_seconds
         self._rescan_every = rescan_seconds
         self._force_polling = force_polling
-        self._noticed: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
+        self._noticed: queue.SimpleQueue[tuple[str, bool, bool]] = queue.SimpleQueue()
         self._watched: dict[Path, _Watched] = {}
+        # Watched files an event says may be complete, in the order of the events: looked at
+        # before the settle period is over (an ordered set).
+        self._maybe_complete: dict[Path, None] = {}
         self._claimed: set[Path] = set()
         # Entries that could not be moved out, with their status then: left alone (not read
         # and reported again at every scan) until they change, e.g. their permissions.
@@ -118,19 +154,28 @@ class Inbox:
         # arrives; a tree a thousand folders deep (before it is quarantined) would kill it.
         # A path is at most 4,096 bytes, so no walk goes deeper than about 2,048 folders.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
-        handler = _Notify(self._noticed)
         self._observer = None
         if not self._force_polling:
             try:
                 self._observer = Observer()
-                self._observer.schedule(handler, str(self.root), recursive=True)
+                self._observer.schedule(
+                    _Notify(self._noticed, events_tell_completion=True),
+                    str(self.root),
+                    recursive=True,
+                    event_filter=INOTIFY_EVENTS,
+                )
                 self._observer.start()
             except OSError as error:  # e.g. the inotify watch limit is exhausted
                 log.warning("inotify unavailable (%s); polling the inbox instead", error)
                 self._observer = None
         if self._observer is None:
+            # Polling sees a file's size change, never its close: only the settle period tells.
             self._observer = PollingObserver(timeout=1.0)
-            self._observer.schedule(handler, str(self.root), recursive=True)
+            self._observer.schedule(
+                _Notify(self._noticed, events_tell_completion=False),
+                str(self.root),
+                recursive=True,
+            )
             self._observer.start()
 
     def keep_listening(self) -> None:
@@ -155,7 +200,7 @@ class Inbox:
         return len(self._watched)
 
     def settled(self, limit: int) -> list[SettledFile]:
-        """Up to `limit` files that have not changed for the settle period; they stay claimed
+        """Up to `limit` complete files (see the module's docstring); they stay claimed
         (never handed on twice) until `release`."""
         self._take_notices()
         now = time.monotonic()
@@ -163,40 +208,59 @@ class Inbox:
             self._scan(self.root)
             self._next_scan = now + self._rescan_every
         ready: list[SettledFile] = []
+        for path in list(self._maybe_complete):
+            if len(ready) >= limit:
+                return ready
+            del self._maybe_complete[path]
+            if (watched := self._watched.get(path)) is not None:
+                self._look(path, watched, now, ready, closed=True)
         for path, watched in list(self._watched.items()):
             if len(ready) >= limit:
                 break
             if now - watched.unchanged_since < self._settle:
                 continue  # not due for a look yet: a stat per file per loop adds up
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                del self._watched[path]  # taken back before it settled: nothing to do
-                continue
-            except OSError:
-                # Its folder became unreadable: the folder is reported (once) at the rescan.
-                del self._watched[path]
-                self._next_scan = now
-                continue
-            if (info.st_size, info.st_mtime_ns) != (watched.size, watched.mtime_ns):
-                watched.size, watched.mtime_ns = info.st_size, info.st_mtime_ns
-                watched.unchanged_since = now
-            elif _open_for_writing(path):
-                watched.unchanged_since = now  # a writer that paused: wait for it to close
-            else:
-                del self._watched[path]
-                self._claimed.add(path)
-                relative = path.relative_to(self.root)
-                ready.append(
-                    SettledFile(
-                        path,
-                        relative,
-                        shown_name(relative),
-                        watched.first_seen_at,
-                        watched.found_by_scan,
-                    )
-                )
+            self._look(path, watched, now, ready, closed=False)
         return ready
+
+    def _look(
+        self, path: Path, watched: _Watched, now: float, ready: list[SettledFile], closed: bool
+    ) -> None:
+        """Hand `path` on if it is complete: nobody has it open for writing and either an
+        event said it was `closed` (or renamed in) or it has not changed for the settle
+        period. Otherwise it stays watched: a writer's close is an event of its own."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            self._forget(path)  # taken back before it was complete: nothing to do
+            return
+        except OSError:
+            # Its folder became unreadable: the folder is reported (once) at the rescan.
+            self._forget(path)
+            self._next_scan = now
+            return
+        if (info.st_size, info.st_mtime_ns) != (watched.size, watched.mtime_ns):
+            watched.size, watched.mtime_ns = info.st_size, info.st_mtime_ns
+            watched.unchanged_since = now
+            if not closed:
+                return
+        writing = _open_for_writing(path)
+        if writing:
+            watched.unchanged_since = now  # a writer that paused: wait for it to close
+            return
+        if writing is None and now - watched.unchanged_since < self._settle:
+            return  # the kernel cannot tell: the settle period decides
+        self._forget(path)
+        self._claimed.add(path)
+        relative = path.relative_to(self.root)
+        ready.append(
+            SettledFile(
+                path, relative, shown_name(relative), watched.first_seen_at, watched.found_by_scan
+            )
+        )
+
+    def _forget(self, path: Path) -> None:
+        del self._watched[path]
+        self._maybe_complete.pop(path, None)
 
     def release(self, path: Path) -> None:
         """The file was dealt with (or will be retried by a later scan if it is still here)."""
@@ -218,14 +282,14 @@ class Inbox:
     def _take_notices(self) -> None:
         while True:
             try:
-                name, is_directory = self._noticed.get_nowait()
+                name, is_directory, may_be_complete = self._noticed.get_nowait()
             except queue.Empty:
                 return
             path = Path(name)
             if is_directory:
                 self._scan(path)  # a folder moved in arrives as one event for all its files
             else:
-                self._notice(path, found_by_scan=False)
+                self._notice(path, found_by_scan=False, may_be_complete=may_be_complete)
 
     def _scan(self, folder: Path) -> None:
         """Every file below `folder`, never through a link and at most `max_depth` deep.
@@ -265,9 +329,18 @@ class Inbox:
                 else:
                     pending.append((path, depth + 1))
 
-    def _notice(self, path: Path, found_by_scan: bool, as_entry: bool = False) -> None:
-        """Watch `path` until it settles. A folder is watched only `as_entry` (too deep or
-        unreadable); otherwise its files are noticed one by one."""
+    def _notice(
+        self,
+        path: Path,
+        found_by_scan: bool,
+        as_entry: bool = False,
+        may_be_complete: bool = False,
+    ) -> None:
+        """Watch `path` until it is complete. A folder is watched only `as_entry` (too deep
+        or unreadable); otherwise its files are noticed one by one."""
+        if may_be_complete and path in self._watched:
+            self._maybe_complete[path] = None  # e.g. created, then closed after writing
+            return
         try:
             relative = path.relative_to(self.root)
         except ValueError:
@@ -294,21 +367,22 @@ class Inbox:
             first_seen_at=datetime.now(UTC),
             found_by_scan=found_by_scan,
         )
+        if may_be_complete:
+            self._maybe_complete[path] = None
 
 
-def _open_for_writing(path: Path) -> bool:
+def _open_for_writing(path: Path) -> bool | None:
     """Whether some process still has the file open for writing, as far as the kernel tells:
-    a read lease is refused (EAGAIN) exactly then. Where leases are not allowed (a file of
-    another user without CAP_LEASE, a network file system) this says False and the settle
-    period alone decides."""
+    a read lease is refused (EAGAIN) exactly then. None where leases are not allowed (a file
+    of another user without CAP_LEASE, a network file system): the settle period decides."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return False
+        return None
     try:
         fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_RDLCK)
     except OSError as error:
-        return error.errno == errno.EAGAIN
+        return True if error.errno == errno.EAGAIN else None
     else:
         fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         return False

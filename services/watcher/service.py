@@ -98,8 +98,9 @@ class Watcher:
         )
         for attempt in itertools.count():
             try:
-                # A longer linger than the default: a file waits a second to settle anyway,
-                # and fuller batches mean far fewer requests when thousands of files arrive.
+                # A longer linger than the default: fuller batches mean far fewer requests
+                # when thousands of files arrive, and 50 ms is small beside a file's trip
+                # through the pipeline.
                 return newsflow_kafka.producer(
                     self.settings.kafka, bootstrap_timeout_ms=10_000, linger_ms=50
                 )
