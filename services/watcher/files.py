@@ -56,6 +56,21 @@ class FileRecords:
     encoded: list[tuple[str, str, bytes]] | None = None
 
 
+@dataclass
+class LoadedFile:
+    """A file's bytes, read and hashed, waiting to be parsed."""
+
+    path: Path
+    shown_path: str
+    data: bytes
+    sha256: str
+    info: os.stat_result
+
+    @property
+    def name(self) -> str:
+        return self.shown_path.rpartition("/")[2]
+
+
 def read_file(
     folder: Path,
     relative: PurePath,
@@ -65,10 +80,26 @@ def read_file(
     parse: Parser = parse_file_bytes,
     earlier_sha256: str | None = None,
 ) -> FileRecords:
-    """Read and parse `folder/relative`, walking down from `folder` without following any
-    link (LinkOnPath when a folder on the way is one). `shown_path` is how records name the
-    file; `parse` turns its bytes into articles (the watcher's runs with a time budget);
-    `earlier_sha256` names the content sent before when the file changed after that."""
+    """Read and parse `folder/relative` (see `load_file`); `parse` turns its bytes into
+    articles; `earlier_sha256` names the content sent before when the file changed after
+    that."""
+    loaded = load_file(folder, relative, shown_path, max_bytes)
+    if isinstance(loaded, FileRecords):
+        return loaded
+    try:
+        parsed: ParsedFile | InputRejected = parse(loaded.name, loaded.data)
+    except InputRejected as rejection:
+        parsed = rejection
+    return file_records(loaded, parsed, first_seen_at, earlier_sha256)
+
+
+def load_file(
+    folder: Path, relative: PurePath, shown_path: str, max_bytes: int
+) -> LoadedFile | FileRecords:
+    """The bytes of `folder/relative`, walking down from `folder` without following any
+    link (LinkOnPath when a folder on the way is one), or the records of its rejection (a
+    link, not a regular file, unreadable, too large). `shown_path` is how records name the
+    file."""
     path = folder / relative
     try:
         with confined.folder(folder, relative.parts[:-1]) as parent:
@@ -98,25 +129,32 @@ def read_file(
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:  # it grew after it had settled
         return _too_large(path, shown_path, len(data), max_bytes, data[:4096])
+    return LoadedFile(path, shown_path, data, hashlib.sha256(data).hexdigest(), info)
 
-    sha256 = hashlib.sha256(data).hexdigest()
-    try:
-        parsed = parse(shown_path.rpartition("/")[2], data)
-    except InputRejected as rejection:
-        return _rejected(path, shown_path, rejection, payload=data, size=len(data), sha256=sha256)
+
+def file_records(
+    loaded: LoadedFile,
+    parsed: ParsedFile | InputRejected,
+    first_seen_at: datetime,
+    earlier_sha256: str | None = None,
+) -> FileRecords:
+    """The records of a loaded file from what its parsing made of it."""
+    path, shown_path, data, sha256 = loaded.path, loaded.shown_path, loaded.data, loaded.sha256
+    if isinstance(parsed, InputRejected):
+        return _rejected(path, shown_path, parsed, payload=data, size=len(data), sha256=sha256)
     result = FileRecords(
         path=path,
         shown_path=shown_path,
         sha256=sha256,
         size_bytes=len(data),
-        identity=file_identity(info),
+        identity=file_identity(loaded.info),
     )
     result.articles, result.dead_letters = records_of(
         parsed,
         shown_path,
         data,
         sha256,
-        modified_at=datetime.fromtimestamp(info.st_mtime, UTC),
+        modified_at=datetime.fromtimestamp(loaded.info.st_mtime, UTC),
         first_seen_at=first_seen_at,
         earlier_sha256=earlier_sha256,
     )

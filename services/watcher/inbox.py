@@ -66,6 +66,8 @@ class SettledFile:
     first_seen_at: datetime
     # Found by a scan rather than an event: it may be left over from a run that sent it.
     found_by_scan: bool
+    # A folder handed on as an entry of its own (too deep, or unreadable when scanned).
+    is_folder: bool = False
 
 
 @dataclass
@@ -75,6 +77,7 @@ class _Watched:
     unchanged_since: float
     first_seen_at: datetime
     found_by_scan: bool
+    is_folder: bool
 
 
 # The inotify events asked of the kernel: a file or folder arriving, a file closed after
@@ -254,7 +257,12 @@ class Inbox:
         relative = path.relative_to(self.root)
         ready.append(
             SettledFile(
-                path, relative, shown_name(relative), watched.first_seen_at, watched.found_by_scan
+                path,
+                relative,
+                shown_name(relative),
+                watched.first_seen_at,
+                watched.found_by_scan,
+                watched.is_folder,
             )
         )
 
@@ -366,6 +374,7 @@ class Inbox:
             unchanged_since=time.monotonic(),
             first_seen_at=datetime.now(UTC),
             found_by_scan=found_by_scan,
+            is_folder=stat.S_ISDIR(info.st_mode),
         )
         if may_be_complete:
             self._maybe_complete[path] = None

@@ -5,6 +5,10 @@ a thread, and one such file would hold back every file behind it. Its process ca
 the file is quarantined as `too_slow`, a fresh process takes its place, and the other
 processes keep parsing the files behind it meanwhile. A parser process that dies (out of
 memory, a crash in C code) costs only the file it was parsing.
+
+Files go to a process in batches, one message for many small files, and come back one
+answer per file as each is parsed: the budget is each file's own, and after a file that was
+stopped the rest of its batch goes on in the fresh process.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -20,6 +25,9 @@ from newsflow_watcher import metrics
 from newsflow_watcher.parsing import InputRejected, ParsedFile, parse_file_bytes
 
 log = logging.getLogger(__name__)
+
+# What a file's parsing made of it (or why it was rejected), and the seconds it took.
+Answer = tuple[ParsedFile | InputRejected, float]
 
 # Spawned, not forked: the watcher has threads (Kafka's, inotify's) whose locks a fork
 # would copy mid-use.
@@ -37,9 +45,17 @@ class ParserPool:
             self._idle.put(_ParserProcess())
 
     def parse(self, file_name: str, data: bytes) -> ParsedFile:
+        [(answer, _)] = self.parse_many([(file_name, data)])
+        if isinstance(answer, InputRejected):
+            raise answer
+        return answer
+
+    def parse_many(self, files: list[tuple[str, bytes]]) -> list[Answer]:
+        """(file name, bytes) of each file to what `parse_file_bytes` makes of it, or why it
+        was rejected, with the seconds it took, in the same order."""
         parser = self._idle.get()
         try:
-            return parser.parse(file_name, data, self._max_articles, self._seconds)
+            return parser.parse_many(files, self._max_articles, self._seconds)
         finally:
             self._idle.put(parser)
 
@@ -56,6 +72,7 @@ class _ParserProcess:
         self._start()
 
     def _start(self) -> None:
+        self._restarted = False
         self._connection, child_end = _CONTEXT.Pipe()
         self._process = _CONTEXT.Process(
             target=_serve, args=(child_end,), name="newsflow-parser", daemon=True
@@ -63,16 +80,39 @@ class _ParserProcess:
         self._process.start()
         child_end.close()
 
-    def parse(self, file_name: str, data: bytes, max_articles: int, seconds: float) -> ParsedFile:
+    def parse_many(
+        self, files: list[tuple[str, bytes]], max_articles: int, seconds: float
+    ) -> list[Answer]:
+        answers: list[Answer] = []
+        while len(answers) < len(files):
+            batch = files[len(answers) :]
+            try:
+                self._connection.send((batch, max_articles))
+            except OSError:
+                self._restart()  # died while idle: the batch goes to a fresh process
+                self._connection.send((batch, max_articles))
+            since = time.perf_counter()
+            for file_name, _ in batch:
+                answer = self._answer(file_name, seconds)
+                # The process parses one file after the other: the time between two answers
+                # is the second file's.
+                now = time.perf_counter()
+                answers.append((answer, now - since))
+                since = now
+                if self._restarted:
+                    break  # the rest of the batch goes to the fresh process
+        return answers
+
+    def _answer(self, file_name: str, seconds: float) -> ParsedFile | InputRejected:
+        self._restarted = False
         try:
-            self._connection.send((file_name, data, max_articles))
             finished = self._connection.poll(seconds)
             answer = self._connection.recv() if finished else None
         except (EOFError, OSError):
             answer = ("died", self._exit_code())
         if answer is None:
             self._restart()
-            raise InputRejected(
+            return InputRejected(
                 DeadLetterReason.TOO_SLOW,
                 f"{file_name} took longer than {seconds:g} s to parse and was stopped "
                 "(NEWSFLOW_WATCHER_PARSE_SECONDS_PER_FILE); its shape, not its size, makes "
@@ -82,14 +122,14 @@ class _ParserProcess:
             case ("parsed", parsed):
                 return parsed
             case ("rejected", reason, message):
-                raise InputRejected(DeadLetterReason(reason), message)
+                return InputRejected(DeadLetterReason(reason), message)
             case ("failed", description):
-                raise InputRejected(
+                return InputRejected(
                     DeadLetterReason.PROCESSING_FAILED,
                     f"{file_name} could not be parsed: {description}",
                 )
         self._restart()
-        raise InputRejected(
+        return InputRejected(
             DeadLetterReason.PROCESSING_FAILED,
             f"the parser process died on {file_name} (exit code {answer[1]}); "
             "a fresh one took its place",
@@ -104,6 +144,7 @@ class _ParserProcess:
         metrics.PARSER_RESTARTS.inc()
         self.close()
         self._start()
+        self._restarted = True
 
     def close(self) -> None:
         self._connection.close()
@@ -113,17 +154,20 @@ class _ParserProcess:
 
 
 def _serve(connection: Connection) -> None:
-    """The parser process: files in, ParsedFile or a rejection out, until the pipe closes."""
+    """The parser process: batches of files in, for each file a ParsedFile or a rejection
+    out as soon as it is parsed, until the pipe closes."""
     while True:
         try:
-            file_name, data, max_articles = connection.recv()
+            batch, max_articles = connection.recv()
         except EOFError:
             return
-        answer: tuple[Any, ...]
-        try:
-            answer = ("parsed", parse_file_bytes(file_name, data, max_articles=max_articles))
-        except InputRejected as rejection:
-            answer = ("rejected", rejection.reason.value, rejection.message)
-        except Exception as error:  # one file's failure is reported, not fatal
-            answer = ("failed", f"{type(error).__name__}: {error}")
-        connection.send(answer)
+        for file_name, data in batch:
+            answer: tuple[Any, ...]
+            try:
+                parsed = parse_file_bytes(file_name, data, max_articles=max_articles)
+                answer = ("parsed", parsed)
+            except InputRejected as rejection:
+                answer = ("rejected", rejection.reason.value, rejection.message)
+            except Exception as error:  # one file's failure is reported, not fatal
+                answer = ("failed", f"{type(error).__name__}: {error}")
+            connection.send(answer)

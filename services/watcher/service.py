@@ -24,11 +24,19 @@ from newsflow.runtime import Runtime, service_runtime
 from newsflow.settings import load
 from newsflow_watcher import metrics
 from newsflow_watcher.confined import LinkOnPath
-from newsflow_watcher.files import FileRecords, Vanished, failed_file, read_file
+from newsflow_watcher.files import (
+    FileRecords,
+    LoadedFile,
+    Vanished,
+    failed_file,
+    file_records,
+    load_file,
+)
 from newsflow_watcher.folders import changed_since, move_to_failed, move_to_processed
 from newsflow_watcher.inbox import Inbox, SettledFile
 from newsflow_watcher.ledger import Ledger
 from newsflow_watcher.parser_processes import ParserPool
+from newsflow_watcher.parsing import InputRejected, ParsedFile
 from newsflow_watcher.sender import FileInFlight, FileSender, encoded_records
 from newsflow_watcher.settings import WatcherSettings
 
@@ -36,6 +44,11 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 0.05
 READER_THREADS = 4
+# Files read together by one reader thread and sent to a parser process in one message (up
+# to about PARSE_BATCH_BYTES at a time): per file, the round trip to the process costs as
+# much as parsing a small article.
+READ_BATCH_FILES = 32
+PARSE_BATCH_BYTES = 1 << 20
 BROKER_RETRY_SECONDS = (1, 2, 5, 10)
 
 
@@ -50,9 +63,9 @@ class Watcher:
             settings.force_polling,
             settings.max_folder_depth,
         )
-        # Files being read and parsed, in the order they settled; each is sent as soon as
-        # it is ready, so a slow one holds back no other.
-        self._reading: list[tuple[SettledFile, Future[FileRecords | None]]] = []
+        # Batches of files being read and parsed, in the order they settled; each batch is
+        # sent as soon as it is ready, so a slow one holds back no other.
+        self._reading: list[tuple[list[SettledFile], Future[list[FileRecords | None]]]] = []
         # Files that changed while they were sent: the content sent first, by path.
         self._sent_before: dict[os.PathLike, str] = {}
 
@@ -115,60 +128,87 @@ class Watcher:
         raise AssertionError("unreachable")
 
     def _read_settled_files(self) -> bool:
-        room = self.settings.max_files_in_flight - self.sender.in_flight - len(self._reading)
-        for settled in self.inbox.settled(limit=max(room, 0)):
+        room = self.settings.max_files_in_flight - self.sender.in_flight - self._files_reading()
+        settled = self.inbox.settled(limit=max(room, 0))
+        for start in range(0, len(settled), READ_BATCH_FILES):
             # Opening and reading files is mostly waiting on the file system and on the
             # parser processes: a few threads overlap it, while sending stays on this thread.
-            self._reading.append((settled, self.readers.submit(self._read, settled)))
+            batch = settled[start : start + READ_BATCH_FILES]
+            self._reading.append((batch, self.readers.submit(self._read_batch, batch)))
         # One look at each future: one that finishes between two looks must not be dropped.
         ready, still_reading = [], []
         for pair in self._reading:
             (ready if pair[1].done() else still_reading).append(pair)
         self._reading = still_reading
-        for settled, future in ready:
-            records = future.result()
-            if records is None:
-                self.inbox.release(settled.path)  # gone, or retried by a later scan
-            else:
-                self._send(settled, records)
+        for batch, future in ready:
+            for file, records in zip(batch, future.result(), strict=True):
+                if records is None:
+                    self.inbox.release(file.path)  # gone, or retried by a later scan
+                else:
+                    self._send(file, records)
         return bool(ready)
 
-    def _read(self, settled: SettledFile) -> FileRecords | None:
-        started = time.perf_counter()
-        try:
-            records = self._read_file(settled)
-        except Vanished:
-            log.info("file vanished before it was read", extra={"file": settled.relative})
-            return None
-        except LinkOnPath:
-            # The link itself is quarantined where the scan meets it.
-            log.warning(
-                "a folder on the file's path is a symbolic link; not followed",
-                extra={"file": settled.relative},
-            )
-            return None
-        except OSError as error:
-            log.error("cannot read file, will retry: %s", error, extra={"file": settled.relative})
-            return None
-        except Exception as error:  # one file never stops the watcher
-            log.exception("reading the file failed", extra={"file": settled.relative})
-            records = failed_file(settled.path, settled.relative, error)
-        metrics.PARSE_SECONDS.observe(time.perf_counter() - started)
-        metrics.FILES_SEEN.inc()
-        metrics.BYTES_READ.inc(records.size_bytes)
-        return records
+    def _files_reading(self) -> int:
+        return sum(len(batch) for batch, _ in self._reading)
 
-    def _read_file(self, settled: SettledFile) -> FileRecords | None:
+    def _read_batch(self, batch: list[SettledFile]) -> list[FileRecords | None]:
+        """The records of each file of `batch` (None: gone, or to be retried)."""
+        results: list[FileRecords | None] = [None] * len(batch)
+        loaded: list[tuple[int, LoadedFile, float]] = []
+        size = 0
+        for number, settled in enumerate(batch):
+            started = time.perf_counter()
+            outcome = self._guarded(settled, self._load, settled)
+            if isinstance(outcome, LoadedFile):
+                loaded.append((number, outcome, time.perf_counter() - started))
+                size += len(outcome.data)
+                if size >= PARSE_BATCH_BYTES:
+                    self._parse(batch, loaded, results)
+                    loaded, size = [], 0
+            else:
+                results[number] = self._counted(outcome, time.perf_counter() - started)
+        self._parse(batch, loaded, results)
+        return results
+
+    def _load(self, settled: SettledFile) -> LoadedFile | FileRecords:
         depth = len(settled.relative_path.parts)
-        if depth < self.settings.max_folder_depth and _is_readable_folder(settled.path):
+        if (
+            settled.is_folder
+            and depth < self.settings.max_folder_depth
+            and _is_readable_folder(settled.path)
+        ):
             raise Vanished(settled.relative)  # unreadable when scanned, readable now: rescan
-        records = read_file(
-            self.inbox.root,
-            settled.relative_path,
-            settled.relative,
+        return load_file(
+            self.inbox.root, settled.relative_path, settled.relative, self.settings.max_file_bytes
+        )
+
+    def _parse(
+        self,
+        batch: list[SettledFile],
+        loaded: list[tuple[int, LoadedFile, float]],
+        results: list[FileRecords | None],
+    ) -> None:
+        if not loaded:
+            return
+        try:
+            answers = self.parsers.parse_many([(file.name, file.data) for _, file, _ in loaded])
+        except Exception:  # the parser processes themselves failed (cannot start one, say)
+            log.exception("parsing %d file(s) failed; a later scan retries them", len(loaded))
+            return
+        for (number, file, read_seconds), (parsed, parse_seconds) in zip(
+            loaded, answers, strict=True
+        ):
+            settled = batch[number]
+            records = self._guarded(settled, self._records, settled, file, parsed)
+            results[number] = self._counted(records, read_seconds + parse_seconds)
+
+    def _records(
+        self, settled: SettledFile, file: LoadedFile, parsed: ParsedFile | InputRejected
+    ) -> FileRecords:
+        records = file_records(
+            file,
+            parsed,
             settled.first_seen_at,
-            self.settings.max_file_bytes,
-            parse=self.parsers.parse,
             earlier_sha256=self._sent_before.pop(settled.path, None),
         )
         # Encoded here, off the sending thread, and so that a record that cannot be encoded
@@ -176,6 +216,34 @@ class Watcher:
         records.encoded = encoded_records(
             records, settled.relative, self.settings.raw_topic, self.settings.deadletter_topic
         )
+        return records
+
+    def _guarded(self, settled: SettledFile, step, *args):
+        """`step(*args)`, or what a failure of it means for the file: None when it is gone
+        or is to be retried, its quarantine when the watcher itself failed on it."""
+        try:
+            return step(*args)
+        except Vanished:
+            log.info("file vanished before it was read", extra={"file": settled.relative})
+        except LinkOnPath:
+            # The link itself is quarantined where the scan meets it.
+            log.warning(
+                "a folder on the file's path is a symbolic link; not followed",
+                extra={"file": settled.relative},
+            )
+        except OSError as error:
+            log.error("cannot read file, will retry: %s", error, extra={"file": settled.relative})
+        except Exception as error:  # one file never stops the watcher
+            log.exception("reading the file failed", extra={"file": settled.relative})
+            return failed_file(settled.path, settled.relative, error)
+        return None
+
+    @staticmethod
+    def _counted(records: FileRecords | None, seconds: float) -> FileRecords | None:
+        if records is not None:
+            metrics.PARSE_SECONDS.observe(seconds)
+            metrics.FILES_SEEN.inc()
+            metrics.BYTES_READ.inc(records.size_bytes)
         return records
 
     def _send(self, settled: SettledFile, records: FileRecords) -> None:
