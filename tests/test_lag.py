@@ -4,13 +4,14 @@ records piling up in front of a stage."""
 from __future__ import annotations
 
 import logging
+import struct
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, generate_latest
 
 from newsflow import kafka as newsflow_kafka
-from newsflow.lag import LagMonitor, group_lag, unheld_partitions
+from newsflow.lag import LagMonitor, group_lag, member_partitions, unheld_partitions
 from newsflow.runtime import LAST_ERROR, track_errors
 
 from helpers import wait_for
@@ -107,3 +108,19 @@ def test_partitions_no_member_of_a_stable_group_holds_are_named(
         consumer.close()
     # With no member left the group is empty, not stable: nobody to blame.
     assert unheld_partitions(kafka_admin, group, partitions) == set()
+
+
+def test_an_assignment_kafka_python_left_as_bytes_is_read():
+    # A Faust member's assignment as the broker describes it: version 4, two topics (one
+    # with no partition), Faust's own user data after them.
+    assignment = (
+        struct.pack(">hi", 4, 2)
+        + struct.pack(">h", 16) + b"articles.deduped" + struct.pack(">i3i", 3, 0, 1, 2)
+        + struct.pack(">h", 6) + b"leader" + struct.pack(">i", 0)
+        + struct.pack(">i", 5) + b"faust"
+    )  # fmt: skip
+    expected = {TopicPartition("articles.deduped", n) for n in (0, 1, 2)}
+    assert member_partitions(assignment) == expected
+    assert member_partitions(assignment[:9]) is None  # cut short: not read, not guessed
+    decoded = {"assigned_partitions": [{"topic": "t", "partitions": [4]}]}
+    assert member_partitions(decoded) == {TopicPartition("t", 4)}

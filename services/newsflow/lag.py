@@ -12,6 +12,7 @@ Every instance of a scaled-out worker reports the lag of the whole group: aggreg
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,9 @@ from newsflow import kafka as newsflow_kafka
 from newsflow.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+# kafka-python warns at every description of a Faust group that it cannot decode the
+# members' subscriptions (Faust's own user data); `member_partitions` reads what is needed.
+logging.getLogger("kafka.admin._groups").setLevel(logging.ERROR)
 
 LAG_METRIC = "newsflow_consumer_lag_records"
 UPDATED_METRIC = "newsflow_consumer_lag_updated_timestamp_seconds"
@@ -75,18 +79,47 @@ def unheld_partitions(
     A group can settle with an input partition nobody consumes: a member that rejoined just
     after the broker restarted saw the topic missing from the metadata and was given an
     assignment without it, and nothing makes the group look again. Empty when the group is
-    not stable (rebalancing, or no member at all: nobody to blame)."""
+    not stable (rebalancing, or no member at all: nobody to blame) or when a member's
+    assignment cannot be read: only what is known to be unheld counts."""
     described = admin.describe_groups([group]).get(group) or {}
     if described.get("error") or described.get("group_state") != "Stable":
         return set()
-    held = {
-        TopicPartition(topic["topic"], partition)
-        for member in described.get("members", ())
-        if isinstance(member.get("member_assignment"), dict)
-        for topic in member["member_assignment"].get("assigned_partitions", ())
-        for partition in topic["partitions"]
-    }
+    held: set[TopicPartition] = set()
+    for member in described.get("members", ()):
+        assigned = member_partitions(member.get("member_assignment"))
+        if assigned is None:
+            return set()
+        held |= assigned
     return set(partitions) - held
+
+
+def member_partitions(assignment: object) -> set[TopicPartition] | None:
+    """The partitions of a member's assignment as the broker describes it: decoded by
+    kafka-python, or the consumer protocol's bytes, which kafka-python leaves undecoded
+    for Faust's members (version 4, with Faust's own user data). None if unreadable."""
+    if isinstance(assignment, dict):
+        return {
+            TopicPartition(topic["topic"], partition)
+            for topic in assignment.get("assigned_partitions", ())
+            for partition in topic["partitions"]
+        }
+    if not isinstance(assignment, bytes):
+        return None
+    # version (int16), then [topic (int16 length, UTF-8), [partition (int32)]], user data.
+    try:
+        (topics,) = struct.unpack_from(">i", assignment, 2)
+        offset, found = 6, set()
+        for _ in range(topics):
+            (length,) = struct.unpack_from(">h", assignment, offset)
+            topic = assignment[offset + 2 : offset + 2 + length].decode("utf-8")
+            offset += 2 + length
+            (count,) = struct.unpack_from(">i", assignment, offset)
+            numbers = struct.unpack_from(f">{count}i", assignment, offset + 4)
+            offset += 4 + 4 * count
+            found |= {TopicPartition(topic, number) for number in numbers}
+    except (struct.error, UnicodeDecodeError, ValueError):
+        return None
+    return found
 
 
 class LagMonitor(Collector):
