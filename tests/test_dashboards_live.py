@@ -83,6 +83,7 @@ def local_config(service_ports: dict[str, int], prometheus_port: int) -> dict:
     config["rule_files"] = [str(LOCAL_CONFIG.parent / rules) for rules in config["rule_files"]]
     configured = set()
     for job in config["scrape_configs"]:
+        job.pop("file_sd_configs", None)  # the further instances `make up` started
         for group in job["static_configs"]:
             service = group.get("labels", {}).get("service")
             if job["job_name"] == "prometheus":

@@ -1,6 +1,7 @@
 """`make up` runs every service there is: the Procfile and its settings follow the CLI;
 `make up OBSERVE=1` adds Prometheus with the local scrape config."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -60,20 +61,22 @@ def test_observed_make_up_runs_prometheus_with_the_local_config_and_the_rules(tm
         assert f"prometheus ready on http://127.0.0.1:{port}" in started.stdout
         api = f"http://127.0.0.1:{port}/api/v1"
 
-        def scraped() -> dict[str, str]:
+        def scraped() -> set[tuple[str, str]]:
             with urllib.request.urlopen(f"{api}/targets", timeout=10) as answer:
                 targets = json.load(answer)["data"]["activeTargets"]
             return {
-                t["labels"]["service"]: t["scrapeUrl"]
+                (t["labels"]["service"], t["scrapeUrl"])
                 for t in targets
                 if t["labels"]["job"] == "newsflow"
             }
 
-        # Targets appear once the first discovery has run, a moment after ready.
-        assert wait_for(scraped, 30, "Prometheus's targets") == {
-            service: f"http://127.0.0.1:{service_port}/metrics"
+        # Every service's first instance (further ones are in the file `make up` writes).
+        expected = {
+            (service, f"http://127.0.0.1:{service_port}/metrics")
             for service, service_port in StatusSettings().ports().items()
         }
+        # Targets appear once the first discovery has run, a moment after ready.
+        wait_for(lambda: expected <= scraped(), 30, "Prometheus's targets")
         with urllib.request.urlopen(f"{api}/rules", timeout=10) as answer:
             groups = {group["name"] for group in json.load(answer)["data"]["groups"]}
         assert {"newsflow-rates", "newsflow-latency", "newsflow-alerts"} <= groups
@@ -86,3 +89,45 @@ def test_observed_make_up_runs_prometheus_with_the_local_config_and_the_rules(tm
     assert not (tmp_path / "run/prometheus.pid").exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def load_instances():
+    spec = importlib.util.spec_from_file_location("instances", LOCAL / "instances.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_up_starts_each_model_worker_once_per_core_up_to_its_partitions():
+    instances = load_instances()
+    assert instances.instances() == min(os.cpu_count(), instances.PARTITIONS)
+    assert instances.instances("3") == 3
+    assert instances.instances("64") == instances.PARTITIONS  # more would idle
+    with pytest.raises(ValueError, match="WORKER_INSTANCES=0"):
+        instances.instances("0")
+
+
+def test_further_instances_have_their_own_port_and_state_and_are_scraped():
+    instances = load_instances()
+    base = (LOCAL / "Procfile").read_text()
+    lines = instances.procfile(base, 3).splitlines()
+    processes = dict(line.split(": ", 1) for line in lines)
+    assert sorted(processes) == sorted(
+        [*SERVICE_COMMANDS, "entities-2", "entities-3", "stance-2", "stance-3"]
+    )
+    ports = set(StatusSettings().ports().values())
+    state_dirs = set()
+    for name in ("entities-2", "entities-3", "stance-2", "stance-3"):
+        service = name.split("-")[0]
+        settings = dict(word.split("=", 1) for word in processes[name].split() if "=" in word)
+        prefix = f"NEWSFLOW_{service.upper()}_"
+        assert processes[name].endswith(f"exec newsflow {service}")
+        ports.add(int(settings[prefix + "METRICS_PORT"]))
+        state_dirs.add(settings[prefix + "STATE_DIR"])
+    assert len(ports) == len(SERVICE_COMMANDS) + 4 and len(state_dirs) == 4
+    targets = instances.scrape_targets(3)
+    assert sorted(t["labels"]["service"] for t in targets) == ["entities"] * 2 + ["stance"] * 2
+    assert {int(t["targets"][0].rpartition(":")[2]) for t in targets} <= ports
+    # Prometheus reads them from the file `make up` writes.
+    config = (LOCAL.parent / "prometheus/prometheus.local.yml").read_text()
+    assert "../../.run/prometheus-instances.json" in config

@@ -4,6 +4,7 @@
 # stops the services and then the broker. Reads ./inbox, writes ./data.
 # OBSERVE=1 (`make up OBSERVE=1`, `make up-observed`) also starts Prometheus (Debian's
 # package) with the local scrape config and the alert rules, on http://127.0.0.1:9090.
+# WORKER_INSTANCES=n: instances of each model worker (default: one per core).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,6 +31,9 @@ fi
 trap 'exit 0' INT TERM
 newsflow topics
 echo $$ > .run/up.pid
-honcho --env deploy/local/local.env --procfile deploy/local/Procfile start &
+# As many instances of each model worker as there are cores (WORKER_INSTANCES overrides it):
+# .run/Procfile, and their metrics ports for Prometheus (deploy/local/instances.py).
+python deploy/local/instances.py "${WORKER_INSTANCES:-}" .run/Procfile .run/prometheus-instances.json
+honcho --env deploy/local/local.env --procfile .run/Procfile start &
 runner=$!
 wait "$runner"

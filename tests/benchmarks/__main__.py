@@ -166,6 +166,7 @@ def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> tuple[d
 
     in_process = limit.InProcessPipeline(root / "limit" / "run")
     pipeline = endtoend.start(root / "pipeline")
+    figures["instances"] = endtoend.local_instances()
 
     def limit_run(name: str, files) -> dict:
         paths = write(files, root / "limit" / name)

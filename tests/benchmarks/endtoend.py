@@ -11,6 +11,7 @@ service's Prometheus counters, peak RSS from VmHWM.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from .corpus import BenchFile, write
 from .limit import CLAIMS_FILE
 
 log = logging.getLogger("bench")
+LOCAL_INSTANCES = Path(__file__).resolve().parents[2] / "deploy/local/instances.py"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 # The counter that says how many records each process handled.
@@ -64,12 +66,18 @@ class BenchPipeline(Pipeline):
         return env
 
     def restart(self, settings: dict[str, dict[str, str]]) -> None:
-        """Stop the services named (SIGTERM, drained), start them again with these settings
-        on top of their own, and wait until every service is ready."""
-        for name in settings:
-            self.services[name].signal(signal.SIGTERM)
-        for name, extra in settings.items():
-            service = self.services[name]
+        """Stop every instance of the services named (SIGTERM, drained), start them again
+        with these settings on top of their own, and wait until every service is ready."""
+        restarted = [
+            (instance, extra)
+            for name, extra in settings.items()
+            for instance in self.services
+            if service_of(instance) == name
+        ]
+        for instance, _ in restarted:
+            self.services[instance].signal(signal.SIGTERM)
+        for instance, extra in restarted:
+            service = self.services[instance]
             if service.wait(60) is None:
                 service.kill()
             service.env = {**service.env, **extra}
@@ -137,15 +145,23 @@ class Snapshot:
 
     @classmethod
     def take(cls, pipeline: BenchPipeline) -> Snapshot:
-        pids = pipeline.pids()
-        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        records = {}
-        for name, counter in RECORD_COUNTERS.items():
-            service = pipeline.services.get(name)
-            if service is not None:
-                records[name] = scrape(service.port).get(counter, 0.0)
-        return cls(time.time(), {k: v for k, v in cpu.items() if v is not None}, records,
-                   machine_busy())  # fmt: skip
+        """CPU and records so far of each service, its instances together."""
+        cpu: dict[str, float] = {}
+        for name, pid in pipeline.pids().items():
+            if (seconds := cpu_seconds(pid)) is not None:
+                cpu[service_of(name)] = cpu.get(service_of(name), 0.0) + seconds
+        records: dict[str, float] = {}
+        for name, service in pipeline.services.items():
+            if (counter := RECORD_COUNTERS.get(service_of(name))) is not None:
+                found = scrape(service.port).get(counter, 0.0)
+                records[service_of(name)] = records.get(service_of(name), 0.0) + found
+        return cls(time.time(), cpu, records, machine_busy())
+
+
+def service_of(instance: str) -> str:
+    """`stance` of `stance-2`: the service an instance's process runs."""
+    name, _, number = instance.rpartition("-")
+    return name if name and number.isdigit() else instance
 
 
 def per_process(before: Snapshot, after: Snapshot, files: int) -> dict[str, dict]:
@@ -389,9 +405,19 @@ def start(root: Path) -> BenchPipeline:
     pipeline = BenchPipeline(root)
     pipeline.start_broker()
     pipeline.create_topics()
-    pipeline.start_services()
+    pipeline.start_services(local_instances())
     pipeline.wait_ready()
     return pipeline
+
+
+def local_instances() -> dict[str, int]:
+    """As many instances of each model worker as `make up` starts on this machine
+    (WORKER_INSTANCES, as for `make up`, overrides it)."""
+    spec = importlib.util.spec_from_file_location("instances", LOCAL_INSTANCES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    count = module.instances(os.environ.get("WORKER_INSTANCES") or None)
+    return {service: count for service in module.MODEL_WORKERS}
 
 
 def peaks(pipeline: BenchPipeline) -> dict[str, int | None]:

@@ -405,7 +405,13 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
     add(
         "- The pipeline: the end-to-end harness (tests/e2e/pipeline.py) starts its own "
         "broker and every service as its own process with its settings (watcher settle "
-        "period 0.5 s; the other waits at their defaults); the stance worker gets "
+        "period 0.5 s; the other waits at their defaults), with as many instances of each "
+        "model worker as `make up` starts here ("
+        + (
+            ", ".join(f"{n} {name}" for name, n in pipeline.get("instances", {}).items())
+            or "one of each"
+        )
+        + "; their figures below are the instances' together); the stance worker gets "
         "deploy/stance/claims.yaml as `make up` does. Files are written to a staging folder "
         "and renamed into the inbox. Saturation: a run's files are dropped at once; "
         "throughput is files / (last row's `stored_at` minus first drop). Latency runs: Poisson "
@@ -414,8 +420,9 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
         "row of their own and no latency). The record's trace splits it into hops."
     )
     add(
-        "- Per process: CPU from /proc/<pid>/stat (utime + stime, all threads) between the "
-        "start and the end of each run, records from each service's Prometheus counter "
+        "- Per process (a service's instances together): CPU from /proc/<pid>/stat (utime + "
+        "stime, all threads) between the start and the end of each run, records from each "
+        "service's Prometheus counter "
         "(watcher: articles sent; workers and sink: records in), peak RSS from VmHWM."
     )
     add(

@@ -282,9 +282,14 @@ class Pipeline:
                 counts[name] = found
         return counts
 
-    def start_services(self, instances: int = 1) -> None:
-        """Every service; `instances` of each but the watcher (one per inbox)."""
+    def start_services(self, instances: int | dict[str, int] = 1) -> None:
+        """Every service; `instances` of each but the watcher (one per inbox), or as many of
+        each service as the dict says (one of those it does not name)."""
         for name in SERVICES:
+            if isinstance(instances, dict):
+                count = instances.get(name, 1)
+            else:
+                count = 1 if name == "watcher" else instances
             # As root the watcher would read files without permission; without these two
             # capabilities it obeys file permissions as a real deployment's user does.
             prefix = (
@@ -292,7 +297,7 @@ class Pipeline:
                 if name == "watcher" and os.geteuid() == 0
                 else ()
             )
-            for number in range(1, 1 + (1 if name == "watcher" else instances)):
+            for number in range(1, 1 + count):
                 instance = name if number == 1 else f"{name}-{number}"
                 service = Service(
                     instance,
