@@ -519,7 +519,8 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
         add("")
     add(
         "Where the time goes, per hop (median / p95 seconds): *noticed* = drop to the "
-        "watcher seeing the file; *watcher* = the settle period, reading and parsing; "
+        "watcher seeing the file; *watcher* = until the file is complete (the settle period "
+        "where it applies), reading and parsing; "
         "*dedup*, *entities*, *stance* = from the previous stage's trace time to the stage's "
         "own (waiting on the topic, batching, the work); *sink* = to the row's `stored_at`."
     )
