@@ -27,7 +27,7 @@ def test_a_file_over_its_budget_is_stopped_and_the_rest_of_its_batch_is_parsed()
     pool = ParserPool(processes=1, seconds_per_file=0.5, max_articles=100)
     try:
         answers = pool.parse_many([("a.txt", ARTICLE), ("slow.txt", SLOW), ("b.txt", ARTICLE)])
-        again = pool.parse("c.txt", ARTICLE)  # the fresh process takes the next files
+        [(again, _)] = pool.parse_many([("c.txt", ARTICLE)])  # the fresh process goes on
     finally:
         pool.close()
     first, slow, last = (answer for answer, _ in answers)

@@ -11,7 +11,6 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -30,8 +29,6 @@ from newsflow.records import (
 from newsflow_watcher import confined
 from newsflow_watcher.folders import file_identity
 from newsflow_watcher.parsing import InputRejected, ParsedArticle, ParsedFile, parse_file_bytes
-
-Parser = Callable[[str, bytes], ParsedFile]
 
 
 class Vanished(Exception):
@@ -77,17 +74,16 @@ def read_file(
     shown_path: str,
     first_seen_at: datetime,
     max_bytes: int,
-    parse: Parser = parse_file_bytes,
     earlier_sha256: str | None = None,
 ) -> FileRecords:
-    """Read and parse `folder/relative` (see `load_file`); `parse` turns its bytes into
-    articles; `earlier_sha256` names the content sent before when the file changed after
-    that."""
+    """Read and parse `folder/relative` in this process (see `load_file`; the watcher parses
+    in processes of its own, with a time budget); `earlier_sha256` names the content sent
+    before when the file changed after that."""
     loaded = load_file(folder, relative, shown_path, max_bytes)
     if isinstance(loaded, FileRecords):
         return loaded
     try:
-        parsed: ParsedFile | InputRejected = parse(loaded.name, loaded.data)
+        parsed: ParsedFile | InputRejected = parse_file_bytes(loaded.name, loaded.data)
     except InputRejected as rejection:
         parsed = rejection
     return file_records(loaded, parsed, first_seen_at, earlier_sha256)

@@ -35,7 +35,7 @@ _CONTEXT = multiprocessing.get_context("spawn")
 
 
 class ParserPool:
-    """`parse(file_name, data)` as `parse_file_bytes`, run in one of `processes` processes."""
+    """`parse_file_bytes` for batches of files, run in one of `processes` processes."""
 
     def __init__(self, processes: int, seconds_per_file: float, max_articles: int) -> None:
         self._seconds = seconds_per_file
@@ -43,12 +43,6 @@ class ParserPool:
         self._idle: queue.Queue[_ParserProcess] = queue.Queue()
         for _ in range(processes):
             self._idle.put(_ParserProcess())
-
-    def parse(self, file_name: str, data: bytes) -> ParsedFile:
-        [(answer, _)] = self.parse_many([(file_name, data)])
-        if isinstance(answer, InputRejected):
-            raise answer
-        return answer
 
     def parse_many(self, files: list[tuple[str, bytes]]) -> list[Answer]:
         """(file name, bytes) of each file to what `parse_file_bytes` makes of it, or why it
@@ -72,7 +66,6 @@ class _ParserProcess:
         self._start()
 
     def _start(self) -> None:
-        self._restarted = False
         self._connection, child_end = _CONTEXT.Pipe()
         self._process = _CONTEXT.Process(
             target=_serve, args=(child_end,), name="newsflow-parser", daemon=True
@@ -93,18 +86,18 @@ class _ParserProcess:
                 self._connection.send((batch, max_articles))
             since = time.perf_counter()
             for file_name, _ in batch:
-                answer = self._answer(file_name, seconds)
+                answer, replaced = self._answer(file_name, seconds)
                 # The process parses one file after the other: the time between two answers
                 # is the second file's.
                 now = time.perf_counter()
                 answers.append((answer, now - since))
                 since = now
-                if self._restarted:
+                if replaced:
                     break  # the rest of the batch goes to the fresh process
         return answers
 
-    def _answer(self, file_name: str, seconds: float) -> ParsedFile | InputRejected:
-        self._restarted = False
+    def _answer(self, file_name: str, seconds: float) -> tuple[ParsedFile | InputRejected, bool]:
+        """The next answer of the process, and whether the process had to be replaced."""
         try:
             finished = self._connection.poll(seconds)
             answer = self._connection.recv() if finished else None
@@ -117,23 +110,23 @@ class _ParserProcess:
                 f"{file_name} took longer than {seconds:g} s to parse and was stopped "
                 "(NEWSFLOW_WATCHER_PARSE_SECONDS_PER_FILE); its shape, not its size, makes "
                 "it slow to read",
-            )
+            ), True
         match answer:
             case ("parsed", parsed):
-                return parsed
+                return parsed, False
             case ("rejected", reason, message):
-                return InputRejected(DeadLetterReason(reason), message)
+                return InputRejected(DeadLetterReason(reason), message), False
             case ("failed", description):
                 return InputRejected(
                     DeadLetterReason.PROCESSING_FAILED,
                     f"{file_name} could not be parsed: {description}",
-                )
+                ), False
         self._restart()
         return InputRejected(
             DeadLetterReason.PROCESSING_FAILED,
             f"the parser process died on {file_name} (exit code {answer[1]}); "
             "a fresh one took its place",
-        )
+        ), True
 
     def _exit_code(self) -> int | None:
         self._process.join(timeout=1)
@@ -144,7 +137,6 @@ class _ParserProcess:
         metrics.PARSER_RESTARTS.inc()
         self.close()
         self._start()
-        self._restarted = True
 
     def close(self) -> None:
         self._connection.close()
