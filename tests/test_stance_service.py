@@ -146,6 +146,15 @@ def claims_of(article: dict) -> dict[str, dict]:
     return {claim["claim_id"]: claim for claim in article["stance"]["claims"]}
 
 
+def test_every_label_is_on_metrics_at_zero_before_the_first_article(running):
+    # A series that appears with its first count hides that count from rate(): a burst of
+    # articles labelled in one batch would leave the confidence panel empty.
+    _, text = running.http("/metrics")
+    for label in ("agree", "disagree", "discuss", "unrelated"):
+        assert f'newsflow_stance_probability_ratio_count{{label="{label}"}} 0.0' in text
+        assert f'newsflow_stance_labels_total{{label="{label}",source="claims_file"}} 0.0' in text
+
+
 def test_an_article_comes_out_with_a_stance_toward_each_claim(rig, running):
     article = tagged()
     rig.send(article)

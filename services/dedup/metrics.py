@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from newsflow.records import DedupVerdict
+from newsflow.runtime import start_at_zero
+
 VERDICTS = Counter("newsflow_dedup_verdicts_total", "Articles by dedup verdict.", ["verdict"])
 SIMILARITY = Histogram(
     "newsflow_dedup_similarity_ratio",
@@ -14,3 +17,5 @@ REDELIVERED = Counter(
     "newsflow_dedup_redelivered_total",
     "Records seen again after a restart, answered with their first verdict.",
 )
+
+start_at_zero(VERDICTS, DedupVerdict)

@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Histogram
 
+from newsflow.records import EntityLabel
+from newsflow.runtime import start_at_zero
+
 ENTITIES = Counter(
     "newsflow_entities_entities_total", "Distinct entities found, by type.", ["label"]
 )
@@ -15,3 +18,5 @@ MODEL_SECONDS = Histogram(
     "Model time per article (its batch's tagging time divided among its articles).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+start_at_zero(ENTITIES, EntityLabel)

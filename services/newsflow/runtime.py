@@ -8,6 +8,7 @@ hand, commits, flushes and returns, and the resources opened here close in rever
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import logging
 import signal
@@ -26,6 +27,7 @@ from prometheus_client import (
     Info,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from newsflow import __version__, logs
 from newsflow.lag import LagMonitor
@@ -81,6 +83,14 @@ class Health:
     def readiness(self) -> tuple[bool, str]:
         with self._lock:
             return self._ready, self._why_not_ready or "ok"
+
+
+def start_at_zero(metric: MetricWrapperBase, *label_values: Iterable[str]) -> None:
+    """Creates a labelled metric's series for every combination of the given label values,
+    at zero. rate() and increase() see only what changes between two scrapes, so a series
+    born with its first observation hides it; labels from a fixed list need not wait."""
+    for values in itertools.product(*label_values):
+        metric.labels(*values)
 
 
 LAST_ERROR_AT = Gauge(

@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from newsflow.records import ClaimSource, StanceLabel
+from newsflow.runtime import start_at_zero
+
 LABELS = Counter(
     "newsflow_stance_labels_total",
     "Stance labels given, by where the claim came from and label.",
@@ -37,3 +40,6 @@ CLAIMS_FILE_OK = Gauge(
     "newsflow_stance_claims_file_ok",
     "1 when the claims file was read successfully on the last change, 0 when it was not.",
 )
+
+start_at_zero(LABELS, ClaimSource, StanceLabel)
+start_at_zero(PROBABILITY, StanceLabel)
