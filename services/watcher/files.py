@@ -24,6 +24,7 @@ from newsflow.records import (
     FileOrigin,
     RawArticle,
     TraceEntry,
+    encode,
     excerpt,
 )
 from newsflow_watcher import confined
@@ -36,21 +37,62 @@ class Vanished(Exception):
 
 
 @dataclass
-class FileRecords:
-    """Everything one file turned into. `rejection` is set when the file as a whole failed."""
+class FileFacts:
+    """What is known of one file whatever became of it. `rejection` is set when the file as
+    a whole failed."""
 
     path: Path
     shown_path: str
     sha256: str | None
-    articles: list[RawArticle] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
     rejection: InputRejected | None = None
     size_bytes: int = 0
     # Device, inode, size and modification time when read: a file that differs from this
     # when it is about to be moved was changed while it was being sent.
     identity: tuple[int, ...] | None = None
-    # (topic kind, key, value) of every record, once encoded: see `sender.encoded_records`.
-    encoded: list[tuple[str, str, bytes]] | None = None
+
+
+@dataclass
+class FileRecords(FileFacts):
+    """Everything one file turned into: article records and dead letters."""
+
+    articles: list[RawArticle] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def encoded(self, topics: Topics) -> EncodedFile:
+        """The file's records as Kafka messages. A record that cannot be encoded turns the
+        file into a rejection with the reason (and its records into that one dead letter),
+        since sending part of a file would lose the rest."""
+        try:
+            messages = [
+                (topics.raw, article.article_id, encode(article)) for article in self.articles
+            ] + [
+                (topics.deadletter, letter.article_id or self.shown_path, encode(letter))
+                for letter in self.dead_letters
+            ]
+        except Exception as error:  # the file is quarantined with the error
+            return failed_file(self.path, self.shown_path, error).encoded(topics)
+        return EncodedFile(
+            **{name: getattr(self, name) for name in FileFacts.__dataclass_fields__},
+            messages=messages,
+            article_ids=[article.article_id for article in self.articles],
+            dead_letter_reasons=[letter.reason for letter in self.dead_letters],
+        )
+
+
+@dataclass
+class EncodedFile(FileFacts):
+    """A file's records ready to send, and what the watcher counts and logs of them: small,
+    for it comes back from a parser process."""
+
+    messages: list[tuple[str, str, bytes]] = field(default_factory=list)  # topic, key, value
+    article_ids: list[str] = field(default_factory=list)
+    dead_letter_reasons: list[DeadLetterReason] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Topics:
+    raw: str
+    deadletter: str
 
 
 @dataclass
@@ -68,25 +110,61 @@ class LoadedFile:
         return self.shown_path.rpartition("/")[2]
 
 
-def read_file(
-    folder: Path,
-    relative: PurePath,
-    shown_path: str,
-    first_seen_at: datetime,
-    max_bytes: int,
-    earlier_sha256: str | None = None,
-) -> FileRecords:
-    """Read and parse `folder/relative` in this process (see `load_file`; the watcher parses
-    in processes of its own, with a time budget); `earlier_sha256` names the content sent
-    before when the file changed after that."""
-    loaded = load_file(folder, relative, shown_path, max_bytes)
+@dataclass(frozen=True)
+class ReadRules:
+    """How every file is read: its size limit, the most articles it may hold, where its
+    records go."""
+
+    max_bytes: int
+    max_articles: int
+    topics: Topics
+
+
+@dataclass(frozen=True)
+class FileToRead:
+    folder: Path
+    relative: PurePath  # inside `folder`, as the file system has it
+    shown_path: str  # how records name the file: see `shown_name`
+    first_seen_at: datetime
+    earlier_sha256: str | None = None  # the content sent before, when the file changed since
+
+
+def read_file(rules: ReadRules, file: FileToRead) -> EncodedFile:
+    """Read, parse and encode one file (see `read_records`)."""
+    return read_records(rules, file).encoded(rules.topics)
+
+
+def read_records(rules: ReadRules, file: FileToRead) -> FileRecords:
+    """Read and parse one file (see `load_file`). Raises Vanished, LinkOnPath or OSError when
+    the file cannot be read now and a later look should try again."""
+    loaded = load_file(file.folder, file.relative, file.shown_path, rules.max_bytes)
     if isinstance(loaded, FileRecords):
         return loaded
+    return file_records(
+        loaded, parsed(loaded, rules.max_articles), file.first_seen_at, file.earlier_sha256
+    )
+
+
+def stopped_file(rules: ReadRules, file: FileToRead, rejection: InputRejected) -> EncodedFile:
+    """A file rejected because reading it was stopped (it took too long, or its parser
+    process died): read again, only for its dead letter's excerpt, and never parsed."""
+    loaded = load_file(file.folder, file.relative, file.shown_path, rules.max_bytes)
+    if isinstance(loaded, FileRecords):
+        return loaded.encoded(rules.topics)
+    return file_records(loaded, rejection, file.first_seen_at).encoded(rules.topics)
+
+
+def parsed(loaded: LoadedFile, max_articles: int) -> ParsedFile | InputRejected:
+    """What parsing makes of a loaded file, or why it cannot become any article."""
     try:
-        parsed: ParsedFile | InputRejected = parse_file_bytes(loaded.name, loaded.data)
+        return parse_file_bytes(loaded.name, loaded.data, max_articles=max_articles)
     except InputRejected as rejection:
-        parsed = rejection
-    return file_records(loaded, parsed, first_seen_at, earlier_sha256)
+        return rejection
+    except Exception as error:  # a parser's own failure rejects this file only
+        return InputRejected(
+            DeadLetterReason.PROCESSING_FAILED,
+            f"{loaded.name} could not be parsed: {type(error).__name__}: {error}",
+        )
 
 
 def load_file(

@@ -68,6 +68,7 @@ class SettledFile:
     found_by_scan: bool
     # A folder handed on as an entry of its own (too deep, or unreadable when scanned).
     is_folder: bool = False
+    size_bytes: int = 0  # when it was last looked at
 
 
 @dataclass
@@ -263,6 +264,7 @@ class Inbox:
                 watched.first_seen_at,
                 watched.found_by_scan,
                 watched.is_folder,
+                watched.size,
             )
         )
 

@@ -15,9 +15,9 @@ from tqdm import tqdm
 from newsflow import kafka as newsflow_kafka
 from newsflow.settings import KafkaSettings
 from newsflow_watcher.confined import LinkOnPath
-from newsflow_watcher.files import Vanished, read_file, shown_name
+from newsflow_watcher.files import FileToRead, ReadRules, Topics, Vanished, read_file, shown_name
 from newsflow_watcher.inbox import is_temporary
-from newsflow_watcher.sender import encoded_records
+from newsflow_watcher.parsing import MAX_ARTICLES_PER_FILE
 
 
 @dataclass
@@ -57,6 +57,7 @@ def ingest(
     progress: bool = True,
 ) -> IngestSummary:
     summary = IngestSummary()
+    rules = ReadRules(max_file_bytes, MAX_ARTICLES_PER_FILE, Topics(raw_topic, deadletter_topic))
     seen_content: set[str] = set()
     pending = []
     producer = newsflow_kafka.producer(kafka)
@@ -65,7 +66,7 @@ def ingest(
             summary.files += 1
             try:
                 records = read_file(
-                    path.parent, PurePath(path.name), shown, datetime.now(UTC), max_file_bytes
+                    rules, FileToRead(path.parent, PurePath(path.name), shown, datetime.now(UTC))
                 )
             except (Vanished, LinkOnPath):
                 summary.failed["vanished"] += 1
@@ -75,14 +76,14 @@ def ingest(
                 continue
             if records.sha256:
                 seen_content.add(records.sha256)
-            for topic, key, value in encoded_records(records, shown, raw_topic, deadletter_topic):
+            for topic, key, value in records.messages:
                 pending.append(producer.send(topic, key=key.encode(), value=value))
             if records.rejection is not None:
                 summary.failed[records.rejection.reason.value] += 1
             else:
                 summary.sent += 1
-                summary.articles += len(records.articles)
-                summary.failed.update(letter.reason.value for letter in records.dead_letters)
+                summary.articles += len(records.article_ids)
+                summary.failed.update(reason.value for reason in records.dead_letter_reasons)
         producer.flush()
     finally:
         producer.close()

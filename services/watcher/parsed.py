@@ -23,6 +23,9 @@ class InputRejected(Exception):
     def __str__(self) -> str:
         return f"{self.reason.value}: {self.message}"
 
+    def __reduce__(self):  # it travels back from the parser processes
+        return InputRejected, (self.reason, self.message)
+
 
 @dataclass(frozen=True)
 class ParsedArticle:

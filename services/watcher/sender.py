@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 
-from newsflow.records import encode
-from newsflow_watcher.files import FileRecords, failed_file
+from newsflow_watcher.files import EncodedFile
 from newsflow_watcher.inbox import SettledFile
 
 log = logging.getLogger(__name__)
@@ -23,16 +22,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class FileInFlight:
     settled: SettledFile
-    records: FileRecords
+    records: EncodedFile
     waiting_for: int
     errors: list[str] = field(default_factory=list)
 
 
 class FileSender:
-    def __init__(self, producer: KafkaProducer, raw_topic: str, deadletter_topic: str) -> None:
+    def __init__(self, producer: KafkaProducer) -> None:
         self._producer = producer
-        self._raw_topic = raw_topic
-        self._deadletter_topic = deadletter_topic
         self._in_flight: dict[int, FileInFlight] = {}
         self._answers: queue.SimpleQueue[tuple[int, str | None]] = queue.SimpleQueue()
         self._tokens = itertools.count()
@@ -41,15 +38,12 @@ class FileSender:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    def send(self, settled: SettledFile, records: FileRecords) -> None:
+    def send(self, settled: SettledFile, records: EncodedFile) -> None:
         """Hand every record of the file to the producer (raises if the producer refuses)."""
-        outgoing = records.encoded or encoded_records(
-            records, settled.relative, self._raw_topic, self._deadletter_topic
-        )
         token = next(self._tokens)
-        self._in_flight[token] = FileInFlight(settled, records, waiting_for=len(outgoing))
+        self._in_flight[token] = FileInFlight(settled, records, waiting_for=len(records.messages))
         try:
-            for topic, key, value in outgoing:
+            for topic, key, value in records.messages:
                 future = self._producer.send(topic, key=key.encode("utf-8"), value=value)
                 future.add_callback(self._acknowledged, token)
                 future.add_errback(self._refused, token)
@@ -83,23 +77,3 @@ class FileSender:
 
     def _refused(self, token: int, error: BaseException) -> None:
         self._answers.put((token, f"{type(error).__name__}: {error}"))
-
-
-def encoded_records(
-    records: FileRecords, shown_path: str, raw_topic: str, deadletter_topic: str
-) -> list[tuple[str, str, bytes]]:
-    """(topic, key, value) of every record of the file. A record that cannot be encoded
-    turns the file into a rejection with the reason (and its records into that one dead
-    letter), since sending part of a file would lose the rest."""
-    try:
-        return [
-            (raw_topic, article.article_id, encode(article)) for article in records.articles
-        ] + [
-            (deadletter_topic, letter.article_id or shown_path, encode(letter))
-            for letter in records.dead_letters
-        ]
-    except Exception as error:  # the file is quarantined with the error
-        failed = failed_file(records.path, shown_path, error)
-        records.articles, records.dead_letters = [], failed.dead_letters
-        records.rejection = failed.rejection
-        return [(deadletter_topic, shown_path, encode(letter)) for letter in failed.dead_letters]

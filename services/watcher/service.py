@@ -7,12 +7,14 @@ acknowledged and the ledger says so; a restart finds what is left and carries on
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
 import signal
 import stat
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 
@@ -25,30 +27,31 @@ from newsflow.settings import load
 from newsflow_watcher import metrics
 from newsflow_watcher.confined import LinkOnPath
 from newsflow_watcher.files import (
-    FileRecords,
-    LoadedFile,
+    EncodedFile,
+    FileToRead,
+    ReadRules,
+    Topics,
     Vanished,
     failed_file,
-    file_records,
-    load_file,
+    read_file,
+    stopped_file,
 )
 from newsflow_watcher.folders import changed_since, move_to_failed, move_to_processed
 from newsflow_watcher.inbox import Inbox, SettledFile
 from newsflow_watcher.ledger import Ledger
-from newsflow_watcher.parser_processes import ParserPool
-from newsflow_watcher.parsing import InputRejected, ParsedFile
-from newsflow_watcher.sender import FileInFlight, FileSender, encoded_records
+from newsflow_watcher.parser_processes import ParserPool, Stopped
+from newsflow_watcher.parsing import InputRejected
+from newsflow_watcher.sender import FileInFlight, FileSender
 from newsflow_watcher.settings import WatcherSettings
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 0.05
 READER_THREADS = 4
-# Files read together by one reader thread and sent to a parser process in one message (up
-# to about PARSE_BATCH_BYTES at a time): per file, the round trip to the process costs as
-# much as parsing a small article.
+# Files sent to a parser process in one message: per file, the round trip to the process
+# costs as much as reading a small article.
 READ_BATCH_FILES = 32
-PARSE_BATCH_BYTES = 1 << 20
+READ_BATCH_BYTES = 1 << 20
 BROKER_RETRY_SECONDS = (1, 2, 5, 10)
 
 
@@ -65,7 +68,12 @@ class Watcher:
         )
         # Batches of files being read and parsed, in the order they settled; each batch is
         # sent as soon as it is ready, so a slow one holds back no other.
-        self._reading: list[tuple[list[SettledFile], Future[list[FileRecords | None]]]] = []
+        self._reading: list[tuple[list[SettledFile], Future[list[EncodedFile | None]]]] = []
+        self.rules = ReadRules(
+            settings.max_file_bytes,
+            settings.max_articles_per_file,
+            Topics(settings.raw_topic, settings.deadletter_topic),
+        )
         # Files that changed while they were sent: the content sent first, by path.
         self._sent_before: dict[os.PathLike, str] = {}
 
@@ -78,7 +86,7 @@ class Watcher:
             self.parsers = ParserPool(
                 self.settings.parser_processes,
                 self.settings.parse_seconds_per_file,
-                self.settings.max_articles_per_file,
+                functools.partial(read_file, self.rules),
             )
             resources.callback(self.parsers.close)
             self.readers = resources.enter_context(
@@ -88,9 +96,7 @@ class Watcher:
             if producer is None:
                 return  # asked to stop before the broker ever answered
             resources.callback(producer.close)
-            self.sender = FileSender(
-                producer, self.settings.raw_topic, self.settings.deadletter_topic
-            )
+            self.sender = FileSender(producer)
             log.info("watching %s", self.inbox.root)
             self.runtime.health.set_ready()
             while not self.runtime.stopping.is_set():
@@ -111,12 +117,7 @@ class Watcher:
         )
         for attempt in itertools.count():
             try:
-                # A longer linger than the default: fuller batches mean far fewer requests
-                # when thousands of files arrive, and 50 ms is small beside a file's trip
-                # through the pipeline.
-                return newsflow_kafka.producer(
-                    self.settings.kafka, bootstrap_timeout_ms=10_000, linger_ms=50
-                )
+                return newsflow_kafka.producer(self.settings.kafka, bootstrap_timeout_ms=10_000)
             except KafkaError as error:
                 wait = BROKER_RETRY_SECONDS[min(attempt, len(BROKER_RETRY_SECONDS) - 1)]
                 why = f"Kafka unreachable at {self.settings.kafka.bootstrap_servers}: {error}"
@@ -129,12 +130,11 @@ class Watcher:
 
     def _read_settled_files(self) -> bool:
         room = self.settings.max_files_in_flight - self.sender.in_flight - self._files_reading()
-        settled = self.inbox.settled(limit=max(room, 0))
-        for start in range(0, len(settled), READ_BATCH_FILES):
-            # Opening and reading files is mostly waiting on the file system and on the
-            # parser processes: a few threads overlap it, while sending stays on this thread.
-            batch = settled[start : start + READ_BATCH_FILES]
-            self._reading.append((batch, self.readers.submit(self._read_batch, batch)))
+        for batch in _batches(self.inbox.settled(limit=max(room, 0))):
+            # The threads only wait for the parser processes, a batch each, while sending
+            # stays on this thread.
+            files = [self._to_read(settled) for settled in batch]
+            self._reading.append((batch, self.readers.submit(self._read_batch, batch, files)))
         # One look at each future: one that finishes between two looks must not be dropped.
         ready, still_reading = [], []
         for pair in self._reading:
@@ -151,72 +151,52 @@ class Watcher:
     def _files_reading(self) -> int:
         return sum(len(batch) for batch, _ in self._reading)
 
-    def _read_batch(self, batch: list[SettledFile]) -> list[FileRecords | None]:
-        """The records of each file of `batch` (None: gone, or to be retried)."""
-        results: list[FileRecords | None] = [None] * len(batch)
-        loaded: list[tuple[int, LoadedFile, float]] = []
-        size = 0
-        for number, settled in enumerate(batch):
-            started = time.perf_counter()
-            outcome = self._guarded(settled, self._load, settled)
-            if isinstance(outcome, LoadedFile):
-                loaded.append((number, outcome, time.perf_counter() - started))
-                size += len(outcome.data)
-                if size >= PARSE_BATCH_BYTES:
-                    self._parse(batch, loaded, results)
-                    loaded, size = [], 0
-            else:
-                results[number] = self._counted(outcome, time.perf_counter() - started)
-        self._parse(batch, loaded, results)
+    def _read_batch(
+        self, batch: list[SettledFile], files: list[FileToRead]
+    ) -> list[EncodedFile | None]:
+        """The encoded records of each file of `batch` (None: gone, or to be retried)."""
+        results: list[EncodedFile | None] = [None] * len(batch)
+        wanted = [n for n, settled in enumerate(batch) if not self._folder_to_rescan(settled)]
+        try:
+            answers = self.parsers.run_many([files[n] for n in wanted])
+        except Exception:  # the parser processes themselves failed (cannot start one, say)
+            log.exception("reading %d file(s) failed; a later scan retries them", len(wanted))
+            return results
+        for number, (answer, seconds) in zip(wanted, answers, strict=True):
+            settled = batch[number]
+            records = self._guarded(settled, self._answered, files[number], answer)
+            results[number] = self._counted(records, seconds)
         return results
 
-    def _load(self, settled: SettledFile) -> LoadedFile | FileRecords:
+    def _to_read(self, settled: SettledFile) -> FileToRead:
+        return FileToRead(
+            self.inbox.root,
+            settled.relative_path,
+            settled.relative,
+            settled.first_seen_at,
+            earlier_sha256=self._sent_before.get(settled.path),
+        )
+
+    def _folder_to_rescan(self, settled: SettledFile) -> bool:
+        """A folder handed on because it was unreadable when scanned, and readable now: it
+        is walked by a rescan rather than quarantined."""
         depth = len(settled.relative_path.parts)
         if (
             settled.is_folder
             and depth < self.settings.max_folder_depth
             and _is_readable_folder(settled.path)
         ):
-            raise Vanished(settled.relative)  # unreadable when scanned, readable now: rescan
-        return load_file(
-            self.inbox.root, settled.relative_path, settled.relative, self.settings.max_file_bytes
-        )
+            log.info("a folder became readable; rescanning it", extra={"file": settled.relative})
+            return True
+        return False
 
-    def _parse(
-        self,
-        batch: list[SettledFile],
-        loaded: list[tuple[int, LoadedFile, float]],
-        results: list[FileRecords | None],
-    ) -> None:
-        if not loaded:
-            return
-        try:
-            answers = self.parsers.parse_many([(file.name, file.data) for _, file, _ in loaded])
-        except Exception:  # the parser processes themselves failed (cannot start one, say)
-            log.exception("parsing %d file(s) failed; a later scan retries them", len(loaded))
-            return
-        for (number, file, read_seconds), (parsed, parse_seconds) in zip(
-            loaded, answers, strict=True
-        ):
-            settled = batch[number]
-            records = self._guarded(settled, self._records, settled, file, parsed)
-            results[number] = self._counted(records, read_seconds + parse_seconds)
-
-    def _records(
-        self, settled: SettledFile, file: LoadedFile, parsed: ParsedFile | InputRejected
-    ) -> FileRecords:
-        records = file_records(
-            file,
-            parsed,
-            settled.first_seen_at,
-            earlier_sha256=self._sent_before.pop(settled.path, None),
-        )
-        # Encoded here, off the sending thread, and so that a record that cannot be encoded
-        # rejects its file rather than failing the send.
-        records.encoded = encoded_records(
-            records, settled.relative, self.settings.raw_topic, self.settings.deadletter_topic
-        )
-        return records
+    def _answered(self, file: FileToRead, answer: EncodedFile | Exception) -> EncodedFile:
+        if isinstance(answer, Stopped):
+            rejection = InputRejected(answer.reason, f"{file.shown_path} {answer.message}")
+            return stopped_file(self.rules, file, rejection)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def _guarded(self, settled: SettledFile, step, *args):
         """`step(*args)`, or what a failure of it means for the file: None when it is gone
@@ -235,18 +215,18 @@ class Watcher:
             log.error("cannot read file, will retry: %s", error, extra={"file": settled.relative})
         except Exception as error:  # one file never stops the watcher
             log.exception("reading the file failed", extra={"file": settled.relative})
-            return failed_file(settled.path, settled.relative, error)
+            return failed_file(settled.path, settled.relative, error).encoded(self.rules.topics)
         return None
 
     @staticmethod
-    def _counted(records: FileRecords | None, seconds: float) -> FileRecords | None:
+    def _counted(records: EncodedFile | None, seconds: float) -> EncodedFile | None:
         if records is not None:
             metrics.PARSE_SECONDS.observe(seconds)
             metrics.FILES_SEEN.inc()
             metrics.BYTES_READ.inc(records.size_bytes)
         return records
 
-    def _send(self, settled: SettledFile, records: FileRecords) -> None:
+    def _send(self, settled: SettledFile, records: EncodedFile) -> None:
         # Only a file found by a scan can be one an earlier run sent and failed to move: a
         # file that arrived by an event since the start is new (and the ledger lookup is I/O).
         if (
@@ -260,6 +240,7 @@ class Watcher:
             return
         try:
             self.sender.send(settled, records)
+            self._sent_before.pop(settled.path, None)
         except KafkaError as error:
             metrics.SEND_ERRORS.inc()
             self.runtime.health.set_not_ready(f"Kafka refused records: {error}")
@@ -284,9 +265,9 @@ class Watcher:
             now = time.time()
             for file in sent:
                 metrics.FILE_TO_ACK_SECONDS.observe(now - file.settled.first_seen_at.timestamp())
-                metrics.ARTICLES_SENT.inc(len(file.records.articles))
-                for letter in file.records.dead_letters:
-                    metrics.DEAD_LETTERS.labels(letter.reason.value).inc()
+                metrics.ARTICLES_SENT.inc(len(file.records.article_ids))
+                for reason in file.records.dead_letter_reasons:
+                    metrics.DEAD_LETTERS.labels(reason.value).inc()
                 self._move_out(file)
         return bool(sent or refused)
 
@@ -329,10 +310,10 @@ class Watcher:
                 metrics.FILES_SENT.inc()
                 log.info(
                     "sent %d article(s)",
-                    len(records.articles),
+                    len(records.article_ids),
                     extra={
                         "file": settled.relative,
-                        "article_id": ",".join(a.article_id for a in records.articles[:5]),
+                        "article_id": ",".join(records.article_ids[:5]),
                     },
                 )
             log.debug("moved to %s", destination, extra={"file": settled.relative})
@@ -361,6 +342,21 @@ class Watcher:
             self._finish_completed_files()
             time.sleep(0.01)
         self._finish_completed_files()
+
+
+def _batches(files: list[SettledFile]) -> Iterator[list[SettledFile]]:
+    """The files in batches of up to READ_BATCH_FILES files or READ_BATCH_BYTES: large files
+    go one by one, so that they spread over the parser processes and each is sent once read."""
+    batch: list[SettledFile] = []
+    size = 0
+    for file in files:
+        if batch and (len(batch) == READ_BATCH_FILES or size + file.size_bytes > READ_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(file)
+        size += file.size_bytes
+    if batch:
+        yield batch
 
 
 def _is_readable_folder(path: os.PathLike) -> bool:

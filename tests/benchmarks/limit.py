@@ -1,5 +1,5 @@
 """The limit: the pipeline's own stage code run in one process over the same files, with no
-Kafka in between. Each file is read and parsed as the watcher does (`read_file`), then goes
+Kafka in between. Each file is read and parsed as the watcher does (`read_records`), then goes
 through the workers' `Stage.prepare`/`Stage.finish` (the very objects the Faust workers
 build, in batches of each worker's batch size), and optionally into the sink's store.
 
@@ -155,15 +155,17 @@ class InProcessPipeline:
 
     def _batch(self, paths: Sequence[Path], result: LimitResult) -> None:
         from newsflow_sink.writer import write_batch
-        from newsflow_watcher.files import read_file
+        from newsflow_watcher.files import FileToRead, ReadRules, Topics, read_records
+        from newsflow_watcher.parsing import MAX_ARTICLES_PER_FILE
+
+        rules = ReadRules(10 << 20, MAX_ARTICLES_PER_FILE, Topics("articles.raw", "deadletter"))
 
         clock = _Clock(result)
         raw = []
         with clock("parse") as counted:
             for path in paths:
-                records = read_file(
-                    path.parent, PurePath(path.name), path.name, datetime.now(UTC), 10 << 20
-                )
+                file = FileToRead(path.parent, PurePath(path.name), path.name, datetime.now(UTC))
+                records = read_records(rules, file)
                 raw.extend(records.articles)
                 result.dead_letters += len(records.dead_letters) + (records.rejection is not None)
             counted(len(paths))
