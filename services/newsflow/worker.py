@@ -68,7 +68,7 @@ class WorkerSettings(ServiceSettings):
     # Short: under load a batch is full at once, so the wait only matters when records are
     # few, and then every second of it is latency (docs/benchmarks.md).
     batch_seconds: float = Field(
-        default=0.05, gt=0, description="How long a batch waits to fill before it is processed."
+        default=0.03, gt=0, description="How long a batch waits to fill before it is processed."
     )
     max_attempts: int = Field(
         default=3, ge=1, description="Attempts at a record before it is dead-lettered."

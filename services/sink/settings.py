@@ -24,7 +24,7 @@ class SinkSettings(ServiceSettings):
     )
     # Short for the same reason as the workers' batch wait: a backlog fills a batch at once.
     batch_timeout_seconds: float = Field(
-        default=0.1, gt=0, description="How long a batch waits to fill before it is written."
+        default=0.05, gt=0, description="How long a batch waits to fill before it is written."
     )
     retry_initial_seconds: float = Field(
         default=0.5, gt=0, description="First wait after a store error; doubles each time."

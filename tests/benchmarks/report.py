@@ -285,6 +285,7 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
     machine = results["machine"]
     corpus = results["corpus"]
     pipeline = results.get("pipeline", {})
+    waits = _batch_waits(pipeline)
     lines: list[str] = []
     add = lines.append
     synthetic = corpus["source"] != "fnc1"
@@ -399,7 +400,7 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
     add(
         "- The limit: tests/benchmarks/limit.py builds each worker's `Stage` (the objects "
         "the Faust workers run) and calls `prepare` and `finish` in batches of each worker's "
-        "batch size, after the watcher's `read_file`; no encoding, no Kafka. Articles/s is "
+        "batch size, after the watcher's `read_records`; no encoding, no Kafka. Articles/s is "
         "files in per wall second of the four stages (the store write is timed beside it)."
     )
     add(
@@ -512,8 +513,9 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
                 for env in pipeline["earlier_waits"]["settings"].values()
                 for k, v in env.items()
             )
-            + " (the batch waits newsflow had before this report; by default the workers now "
-            "wait up to 0.05 s for a batch to fill and the sink 0.1 s), and the 50% load ran "
+            + " (the batch waits newsflow had before; by default the workers now "
+            f"wait up to {waits['workers']:g} s for a batch to fill and the sink "
+            f"{waits['sink']:g} s), and the 50% load ran "
             "again on new files. The watcher's settle period stayed at 0.5 s."
         )
         add("")
@@ -673,6 +675,7 @@ def limits(results: dict, head: dict, stages: dict, budget: dict) -> str:
     lines = ["## What limits the pipeline", ""]
     add = lines.append
     runs = results["limit"]["runs"]
+    waits = _batch_waits(results.get("pipeline", {}))
     add(
         "CPU per article in, each process of the pipeline beside the same code in one "
         "process (medians over the saturation runs and the limit's runs):"
@@ -713,8 +716,8 @@ def limits(results: dict, head: dict, stages: dict, budget: dict) -> str:
     add(
         "- **Latency floor.** Before any work, an article waits until the watcher finds it "
         "complete (at once for a file closed or renamed into the inbox; the settle period "
-        "otherwise), for up to `BATCH_SECONDS` (0.05 s) at each of the three workers while a "
-        "batch fills, and for the sink's batch timeout (0.1 s)."
+        f"otherwise), for up to `BATCH_SECONDS` ({waits['workers']:g} s) at each of the three "
+        f"workers while a batch fills, and for the sink's batch timeout ({waits['sink']:g} s)."
         + _floor(results.get("pipeline", {}))
     )
     add("")
@@ -750,6 +753,11 @@ def _verdict(results: dict, head: dict, stages: dict, budget: dict) -> str:
         "pipeline* below."
     )
     return " ".join(parts)
+
+
+def _batch_waits(pipeline: dict) -> dict[str, float]:
+    # Reports from before the waits were recorded ran with these.
+    return pipeline.get("batch_waits", {"workers": 0.05, "sink": 0.1})
 
 
 def _floor(pipeline: dict) -> str:
