@@ -126,9 +126,8 @@ def move(source: int, name: str, destination: int, wanted: str) -> str:
     a free name like `wanted` in `destination`; the name used is returned."""
     for candidate in _free_names(wanted):
         try:
-            # A hard link and an unlink rather than a rename: a rename out of the watched
-            # folder is an unmatched move, which watchdog holds for 0.5 s (in order) to pair
-            # it with a move in, delaying the events of every file dropped after it.
+            # A hard link and an unlink rather than a rename: a link fails on a name that
+            # is taken, where a rename would silently replace what is there.
             os.link(name, candidate, src_dir_fd=source, dst_dir_fd=destination,
                     follow_symlinks=False)  # fmt: skip
         except FileExistsError:

@@ -1,6 +1,6 @@
-"""Noticing files in the inbox: inotify events through watchdog (polling where inotify is
-unavailable), a scan at start and every `rescan_seconds` for anything an event missed, and
-only complete files handed on.
+"""Noticing files in the inbox: inotify events (`inotify_watch.py`; watchdog's polling where
+inotify is unavailable), a scan at start and every `rescan_seconds` for anything an event
+missed, and only complete files handed on.
 
 A file is complete at once when inotify says it was closed after writing (IN_CLOSE_WRITE)
 or renamed into the inbox (IN_MOVED_TO) and the kernel says no process still has it open
@@ -31,20 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
-from watchdog.events import (
-    DirCreatedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.polling import PollingObserver
 
 from newsflow_watcher import metrics
 from newsflow_watcher.files import shown_name
+from newsflow_watcher.inotify_watch import InotifyWatch
 
 log = logging.getLogger(__name__)
 
@@ -81,27 +73,12 @@ class _Watched:
     is_folder: bool
 
 
-# The inotify events asked of the kernel: a file or folder arriving, a file closed after
-# writing. Not opens, reads, closes without writing or each write: the watcher's own reads
-# would be as many events again, each handled in Python.
-INOTIFY_EVENTS = [
-    FileCreatedEvent,
-    DirCreatedEvent,
-    FileMovedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-]
+class _Polled(FileSystemEventHandler):
+    """Notices from watchdog's polling, which sees a file's size change, never its close:
+    only the settle period tells that a file is complete."""
 
-# What an inotify event says of a file: it may be complete now (closed after writing, or
-# renamed in, which watchdog reports as "created" when it came from outside the watch), or
-# it is being written.
-MAY_BE_COMPLETE = ("created", "moved", "closed")
-
-
-class _Notify(FileSystemEventHandler):
-    def __init__(self, noticed: queue.SimpleQueue, events_tell_completion: bool) -> None:
+    def __init__(self, noticed: queue.SimpleQueue) -> None:
         self._noticed = noticed
-        self._events_tell_completion = events_tell_completion
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
@@ -109,9 +86,8 @@ class _Notify(FileSystemEventHandler):
             # file added to it, which has its own event (scanning then would cost O(n^2)).
             if event.event_type in ("created", "moved"):
                 self._noticed.put((os.fsdecode(_target(event)), True, False))
-        elif event.event_type in ("created", "modified", "moved", "closed"):
-            complete = self._events_tell_completion and event.event_type in MAY_BE_COMPLETE
-            self._noticed.put((os.fsdecode(_target(event)), False, complete))
+        elif event.event_type in ("created", "modified", "moved"):
+            self._noticed.put((os.fsdecode(_target(event)), False, False))
 
 
 def _target(event: FileSystemEvent) -> bytes | str:
@@ -142,7 +118,7 @@ class Inbox:
         # and reported again at every scan) until they change, e.g. their permissions.
         self._left_alone: dict[Path, tuple[int, ...]] = {}
         self._next_scan = 0.0
-        self._observer: Observer | PollingObserver | None = None
+        self._observer: InotifyWatch | PollingObserver | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -154,32 +130,21 @@ class Inbox:
         self._scan(self.root)  # files that arrived while the observer started
 
     def _start_observer(self) -> None:
-        # watchdog walks the tree recursively (os.walk) when it starts and when a folder
-        # arrives; a tree a thousand folders deep (before it is quarantined) would kill it.
-        # A path is at most 4,096 bytes, so no walk goes deeper than about 2,048 folders.
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
         self._observer = None
         if not self._force_polling:
             try:
-                self._observer = Observer()
-                self._observer.schedule(
-                    _Notify(self._noticed, events_tell_completion=True),
-                    str(self.root),
-                    recursive=True,
-                    event_filter=INOTIFY_EVENTS,
-                )
+                self._observer = InotifyWatch(str(self.root), self._max_depth, self._noticed)
                 self._observer.start()
             except OSError as error:  # e.g. the inotify watch limit is exhausted
                 log.warning("inotify unavailable (%s); polling the inbox instead", error)
                 self._observer = None
         if self._observer is None:
-            # Polling sees a file's size change, never its close: only the settle period tells.
+            # watchdog's polling walks the tree recursively (os.walk) at every poll; a tree a
+            # thousand folders deep (before it is quarantined) would kill it. A path is at
+            # most 4,096 bytes, so no walk goes deeper than about 2,048 folders.
+            sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
             self._observer = PollingObserver(timeout=1.0)
-            self._observer.schedule(
-                _Notify(self._noticed, events_tell_completion=False),
-                str(self.root),
-                recursive=True,
-            )
+            self._observer.schedule(_Polled(self._noticed), str(self.root), recursive=True)
             self._observer.start()
 
     def keep_listening(self) -> None:
