@@ -36,7 +36,7 @@ from newsflow_watcher.files import (
     read_file,
     stopped_file,
 )
-from newsflow_watcher.folders import changed_since, move_to_failed, move_to_processed
+from newsflow_watcher.folders import Mover
 from newsflow_watcher.inbox import Inbox, SettledFile
 from newsflow_watcher.ledger import Ledger
 from newsflow_watcher.parser_processes import ParserPool, Stopped
@@ -236,7 +236,8 @@ class Watcher:
         ):
             # Sent before a crash that came between the acknowledgement and the move.
             metrics.RESENDS_AVOIDED.inc()
-            self._move_out(FileInFlight(settled, records, waiting_for=0))
+            with self._mover() as mover:
+                self._move_out(FileInFlight(settled, records, waiting_for=0), mover)
             return
         try:
             self.sender.send(settled, records)
@@ -263,25 +264,25 @@ class Watcher:
                 [(f.records.sha256, f.settled.relative) for f in sent if f.records.sha256]
             )
             now = time.time()
-            for file in sent:
-                metrics.FILE_TO_ACK_SECONDS.observe(now - file.settled.first_seen_at.timestamp())
-                metrics.ARTICLES_SENT.inc(len(file.records.article_ids))
-                for reason in file.records.dead_letter_reasons:
-                    metrics.DEAD_LETTERS.labels(reason.value).inc()
-                self._move_out(file)
+            with self._mover() as mover:
+                for file in sent:
+                    age = now - file.settled.first_seen_at.timestamp()
+                    metrics.FILE_TO_ACK_SECONDS.observe(age)
+                    metrics.ARTICLES_SENT.inc(len(file.records.article_ids))
+                    for reason in file.records.dead_letter_reasons:
+                        metrics.DEAD_LETTERS.labels(reason.value).inc()
+                    self._move_out(file, mover)
         return bool(sent or refused)
 
-    def _move_out(self, file: FileInFlight) -> None:
+    def _mover(self) -> Mover:
+        return Mover(self.inbox.root, self.settings.processed_dir, self.settings.failed_dir)
+
+    def _move_out(self, file: FileInFlight, mover: Mover) -> None:
         settled, records = file.settled, file.records
         try:
             if records.rejection is not None:
-                destination = move_to_failed(
-                    self.inbox.root,
-                    settled.relative_path,
-                    self.settings.failed_dir,
-                    records.rejection,
-                    records.sha256,
-                    settled.relative,
+                destination = mover.to_failed(
+                    settled.relative_path, records.rejection, records.sha256, settled.relative
                 )
                 metrics.FILES_FAILED.labels(records.rejection.reason.value).inc()
                 log.warning(
@@ -289,8 +290,8 @@ class Watcher:
                     records.rejection.message,
                     extra={"file": settled.relative, "reason": records.rejection.reason.value},
                 )
-            elif records.identity is not None and changed_since(
-                self.inbox.root, settled.relative_path, records.identity
+            elif records.identity is not None and mover.changed_since(
+                settled.relative_path, records.identity
             ):
                 # Written to again after it had settled (a writer that paused): what was sent
                 # is its first part; the whole file goes again, as a newer version.
@@ -304,9 +305,7 @@ class Watcher:
                 self.inbox.look_again(settled.path)
                 return
             else:
-                destination = move_to_processed(
-                    self.inbox.root, settled.relative_path, self.settings.processed_dir
-                )
+                destination = mover.to_processed(settled.relative_path)
                 metrics.FILES_SENT.inc()
                 log.info(
                     "sent %d article(s)",
