@@ -258,6 +258,7 @@ def pipeline_phases(root, warmup, slices, profiled, pool, size, args) -> tuple[d
                 loads.append(result)
         figures["loads"] = loads
         figures["batch_waits"] = batch_waits()
+        figures["cpu_of_child_processes"] = True  # see endtoend.cpu_seconds
         figures["saturation_rate_used"] = round(rate, 3)
         figures.setdefault("peak_rss_bytes", endtoend.peaks(pipeline))
         figures["exit_codes"] = pipeline.stop_services()

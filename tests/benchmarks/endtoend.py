@@ -97,11 +97,25 @@ class BenchPipeline(Pipeline):
 
 
 def cpu_seconds(pid: int) -> float | None:
+    """CPU of the process, all threads, and of its child processes (the watcher's parser
+    processes), those that ended included."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime, all threads
+    # utime + stime, and cutime + cstime: children that ended and were waited for
+    seconds = sum(int(field) for field in fields[11:15]) / TICKS
+    return seconds + sum(cpu_seconds(child) or 0.0 for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def peak_rss_bytes(pid: int) -> int | None:

@@ -286,6 +286,8 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
     corpus = results["corpus"]
     pipeline = results.get("pipeline", {})
     waits = _batch_waits(pipeline)
+    # Reports before this was recorded counted each service's own process only.
+    children = pipeline.get("cpu_of_child_processes", False)
     lines: list[str] = []
     add = lines.append
     synthetic = corpus["source"] != "fnc1"
@@ -422,7 +424,9 @@ def markdown(results: dict, head: dict, stages: dict, budget: dict, images: list
     )
     add(
         "- Per process (a service's instances together): CPU from /proc/<pid>/stat (utime + "
-        "stime, all threads) between the start and the end of each run, records from each "
+        "stime, all threads"
+        + (", and its child processes: the watcher's parser processes" if children else "")
+        + ") between the start and the end of each run, records from each "
         "service's Prometheus counter "
         "(watcher: articles sent; workers and sink: records in), peak RSS from VmHWM."
     )
