@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.status import StatusSettings
+from newsflow.status import StatusSettings, with_local_instances
 from newsflow_cli.main import SERVICE_COMMANDS
 
 from conftest import free_port
@@ -107,7 +107,7 @@ def test_make_up_starts_each_model_worker_once_per_core_up_to_its_partitions():
         instances.instances("0")
 
 
-def test_further_instances_have_their_own_port_and_state_and_are_scraped():
+def test_further_instances_have_their_own_port_and_state_and_are_scraped(tmp_path):
     instances = load_instances()
     base = (LOCAL / "Procfile").read_text()
     lines = instances.procfile(base, 3).splitlines()
@@ -128,6 +128,15 @@ def test_further_instances_have_their_own_port_and_state_and_are_scraped():
     targets = instances.scrape_targets(3)
     assert sorted(t["labels"]["service"] for t in targets) == ["entities"] * 2 + ["stance"] * 2
     assert {int(t["targets"][0].rpartition(":")[2]) for t in targets} <= ports
+    # ... and `newsflow status` lists them from what make up wrote for Prometheus.
+    (tmp_path / "targets.json").write_text(json.dumps(targets))
+    listed = with_local_instances(StatusSettings().ports(), tmp_path / "targets.json")
+    for name in ("entities-2", "entities-3", "stance-2", "stance-3"):
+        service = name.split("-")[0]
+        port = dict(w.split("=", 1) for w in processes[name].split() if "=" in w)[
+            f"NEWSFLOW_{service.upper()}_METRICS_PORT"
+        ]
+        assert listed[name] == int(port)
     # Prometheus reads them from the file `make up` writes.
     config = (LOCAL.parent / "prometheus/prometheus.local.yml").read_text()
     assert "../../.run/prometheus-instances.json" in config

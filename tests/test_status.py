@@ -74,6 +74,32 @@ def test_records_per_second_lag_and_last_error_of_a_running_service():
     assert status.last_error == "90s ago: broker went away"
 
 
+def test_the_instances_make_up_started_are_listed_after_each_services_first(tmp_path):
+    targets = tmp_path / "prometheus-instances.json"
+    # What deploy/local/instances.py writes for two instances of each model worker.
+    targets.write_text(
+        '[{"targets": ["127.0.0.1:9113"], "labels": {"service": "entities"}},'
+        ' {"targets": ["127.0.0.1:9114"], "labels": {"service": "stance"}}]'
+    )
+    ports = StatusSettings().ports()
+    where = pipeline_status.with_local_instances(ports, targets)
+    assert list(where.items()) == [
+        ("watcher", 9101),
+        ("dedup", 9102),
+        ("entities", 9103),
+        ("entities-2", 9113),
+        ("stance", 9104),
+        ("stance-2", 9114),
+        ("sink", 9105),
+    ]
+    assert pipeline_status.with_local_instances(ports, tmp_path / "absent.json") == ports
+
+    before = Reading(up=True, samples={"newsflow_stance_records_in_total": 10})
+    after = Reading(up=True, samples={"newsflow_stance_records_in_total": 16}, ready=True)
+    second = summarise("stance-2", "127.0.0.1:9114", before, after, elapsed=2.0, now=0.0)
+    assert (second.service, second.records_per_second) == ("stance-2", 3.0)
+
+
 def test_a_down_service_is_down_in_the_table_and_counted_out():
     down = Reading(up=False, error="Connection refused")
     up = Reading(up=True, samples={"newsflow_watcher_articles_sent_total": 5}, ready=True)
@@ -173,6 +199,7 @@ def test_status_of_a_running_pipeline_with_a_stuck_sink_and_two_services_down(
                 f"stance={stance_port}",
             ],
             env={**watcher.env, "COLUMNS": "200"},
+            cwd=root,  # not where a `make up` may have left its list of instances
             capture_output=True,
             text=True,
             timeout=60,

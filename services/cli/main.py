@@ -254,7 +254,9 @@ def query(
     "ports",
     multiple=True,
     metavar="SERVICE=PORT",
-    help="A service's status port (default: its NEWSFLOW_<SERVICE>_METRICS_PORT, else 9101-9105).",
+    help="A service's status port (default: its NEWSFLOW_<SERVICE>_METRICS_PORT, else "
+    "9101-9105; the further instances `make up` started, from .run/). SERVICE may name an "
+    "instance: stance-2.",
 )
 @click.option(
     "--interval",
@@ -279,14 +281,16 @@ def status(host: str, ports: tuple[str, ...], interval: float, watch: bool) -> N
     from newsflow import status as pipeline_status
 
     try:
-        where = load(pipeline_status.StatusSettings).ports()
+        first = load(pipeline_status.StatusSettings).ports()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+    where = pipeline_status.with_local_instances(first)
     for given in ports:
         service, _, port = given.partition("=")
-        if service not in where or not port.isdigit():
+        if pipeline_status.service_of(service) not in first or not port.isdigit():
             raise click.BadParameter(
-                f"{given!r}: expected SERVICE=PORT with SERVICE one of {', '.join(where)}",
+                f"{given!r}: expected SERVICE=PORT with SERVICE one of {', '.join(first)} "
+                "(or an instance after the first: stance-2)",
                 param_hint="--port",
             )
         where[service] = int(port)

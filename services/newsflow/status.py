@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import Field
@@ -24,6 +25,9 @@ from newsflow.settings import ENV_FILE
 TIMEOUT_SECONDS = 2.0
 LAG_METRIC = "newsflow_consumer_lag_records"
 LAST_ERROR_METRIC = "newsflow_last_error_timestamp_seconds"
+# Where `make up` lists the instances it started beyond each service's first, as scrape
+# targets for Prometheus (deploy/local/instances.py).
+LOCAL_INSTANCES = Path(".run/prometheus-instances.json")
 
 
 class StatusSettings(BaseSettings):
@@ -47,6 +51,33 @@ class StatusSettings(BaseSettings):
             for name in type(self).model_fields
             if name.endswith("_metrics_port")
         }
+
+
+def with_local_instances(ports: Mapping[str, int], path: Path = LOCAL_INSTANCES) -> dict[str, int]:
+    """`ports` (service -> port) with the instances `make up` started beyond each service's
+    first (`entities-2`, …) after it, in the pipeline's order; just `ports` where `make up`
+    has not run."""
+    try:
+        groups = json.loads(path.read_text(encoding="utf-8"))
+        extra = [
+            (group["labels"]["service"], int(target.rpartition(":")[2]))
+            for group in groups
+            for target in group["targets"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        extra = []
+    found = {}
+    for service, port in ports.items():
+        found[service] = port
+        numbered = [p for s, p in extra if s == service]
+        found.update({f"{service}-{n}": p for n, p in enumerate(numbered, start=2)})
+    return found
+
+
+def service_of(instance: str) -> str:
+    """`entities` for `entities-2`: the service an instance's metrics are named after."""
+    name, _, number = instance.rpartition("-")
+    return name if name and number.isdigit() else instance
 
 
 @dataclass(frozen=True)
@@ -166,7 +197,7 @@ def summarise(
     service: str, address: str, before: Reading, after: Reading, elapsed: float, now: float
 ) -> ServiceStatus:
     rate = None
-    counter = throughput_counter(service, after.samples)
+    counter = throughput_counter(service_of(service), after.samples)
     if before.up and after.up and counter and counter in before.samples and elapsed > 0:
         rate = max(after.samples[counter] - before.samples[counter], 0.0) / elapsed
     return ServiceStatus(
