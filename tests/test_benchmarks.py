@@ -44,6 +44,11 @@ def test_the_limit_stores_every_distinct_article_once(tiny, limit_runs):
     figures = runs[0].figures()
     assert figures["stages"]["entities"]["records"] > 0
     assert figures["articles_per_second"] > 0
+    # The models' own time is part of each model stage's, and nothing of parsing's.
+    for stage in ("entities", "stance"):
+        model, total = (figures["stages"][stage][k] for k in ("model_cpu_seconds", "cpu_seconds"))
+        assert 0 < model <= total
+    assert figures["stages"]["parse"]["model_cpu_seconds"] == 0
 
 
 def test_latency_figures_follow_the_trace():

@@ -29,11 +29,39 @@ class StageClock:
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
     records: int = 0
+    model_cpu_seconds: float = 0.0  # inside ONNX Runtime's Session.run: the stage's floor
 
-    def add(self, cpu: float, wall: float, records: int) -> None:
+    def add(self, cpu: float, wall: float, records: int, model_cpu: float) -> None:
         self.cpu_seconds += cpu
         self.wall_seconds += wall
         self.records += records
+        self.model_cpu_seconds += model_cpu
+
+
+class ModelClock:
+    """CPU spent inside ONNX Runtime (every `InferenceSession.run`, all its threads), so that
+    each stage's figures say how much of it is the models' own arithmetic."""
+
+    seconds = 0.0
+    _installed = False
+
+    @classmethod
+    def install(cls) -> None:
+        if cls._installed:
+            return
+        from onnxruntime import InferenceSession
+
+        run = InferenceSession.run
+
+        def timed(session, *args, **kwargs):
+            started = time.process_time()
+            try:
+                return run(session, *args, **kwargs)
+            finally:
+                cls.seconds += time.process_time() - started
+
+        InferenceSession.run = timed
+        cls._installed = True
 
 
 @dataclass
@@ -74,6 +102,7 @@ class LimitResult:
                     "cpu_ms_per_record": round(1000 * clock.cpu_seconds / clock.records, 3)
                     if clock.records
                     else None,
+                    "model_cpu_seconds": round(clock.model_cpu_seconds, 3),
                 }
                 for name, clock in self.stages.items()
             },
@@ -98,6 +127,7 @@ class InProcessPipeline:
         from newsflow_stance.service import StanceStage, claims_file
         from newsflow_stance.settings import StanceWorkerSettings
 
+        ModelClock.install()
         work.mkdir(parents=True, exist_ok=True)
         dedup_settings = DedupWorkerSettings(state_dir=work / "dedup")
         entities_settings = EntitiesWorkerSettings(state_dir=work / "entities")
@@ -223,6 +253,7 @@ class _Timed:
 
     def __enter__(self):
         self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.model = ModelClock.seconds
 
         def counted(records: int) -> None:
             self.records = records
@@ -231,7 +262,10 @@ class _Timed:
 
     def __exit__(self, *_exc) -> None:
         self.clock.add(
-            time.process_time() - self.cpu, time.perf_counter() - self.wall, self.records
+            time.process_time() - self.cpu,
+            time.perf_counter() - self.wall,
+            self.records,
+            ModelClock.seconds - self.model,
         )
 
 
