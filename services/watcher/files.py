@@ -134,24 +134,18 @@ def read_file(rules: ReadRules, file: FileToRead) -> EncodedFile:
     return read_records(rules, file).encoded(rules.topics)
 
 
-def read_records(rules: ReadRules, file: FileToRead) -> FileRecords:
+def read_records(
+    rules: ReadRules, file: FileToRead, stopped: InputRejected | None = None
+) -> FileRecords:
     """Read and parse one file (see `load_file`). Raises Vanished, LinkOnPath or OSError when
-    the file cannot be read now and a later look should try again."""
+    the file cannot be read now and a later look should try again. A file whose reading was
+    `stopped` (it took too long, or its parser process died) is read again only for its
+    dead letter's excerpt, and never parsed."""
     loaded = load_file(file.folder, file.relative, file.shown_path, rules.max_bytes)
     if isinstance(loaded, FileRecords):
         return loaded
-    return file_records(
-        loaded, parsed(loaded, rules.max_articles), file.first_seen_at, file.earlier_sha256
-    )
-
-
-def stopped_file(rules: ReadRules, file: FileToRead, rejection: InputRejected) -> EncodedFile:
-    """A file rejected because reading it was stopped (it took too long, or its parser
-    process died): read again, only for its dead letter's excerpt, and never parsed."""
-    loaded = load_file(file.folder, file.relative, file.shown_path, rules.max_bytes)
-    if isinstance(loaded, FileRecords):
-        return loaded.encoded(rules.topics)
-    return file_records(loaded, rejection, file.first_seen_at).encoded(rules.topics)
+    outcome = stopped or parsed(loaded, rules.max_articles)
+    return file_records(loaded, outcome, file.first_seen_at, file.earlier_sha256)
 
 
 def parsed(loaded: LoadedFile, max_articles: int) -> ParsedFile | InputRejected:

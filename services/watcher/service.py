@@ -34,7 +34,7 @@ from newsflow_watcher.files import (
     Vanished,
     failed_file,
     read_file,
-    stopped_file,
+    read_records,
 )
 from newsflow_watcher.folders import Mover
 from newsflow_watcher.inbox import Inbox, SettledFile
@@ -193,7 +193,7 @@ class Watcher:
     def _answered(self, file: FileToRead, answer: EncodedFile | Exception) -> EncodedFile:
         if isinstance(answer, Stopped):
             rejection = InputRejected(answer.reason, f"{file.shown_path} {answer.message}")
-            return stopped_file(self.rules, file, rejection)
+            return read_records(self.rules, file, stopped=rejection).encoded(self.rules.topics)
         if isinstance(answer, Exception):
             raise answer
         return answer
