@@ -229,7 +229,8 @@ def send_malformed_records(settings, topics: dict) -> None:
 
 
 def idle(root: Path, processes: dict[str, ServiceProcess], files: int) -> bool:
-    """Every file sent or rejected, and every consumer group has read everything."""
+    """Every file sent or rejected, every malformed record dead-lettered, and every consumer
+    group has read everything."""
     watcher = processes["watcher"]
     done = watcher.metric("newsflow_watcher_files_sent_total") + sum(
         watcher.metric("newsflow_watcher_files_failed_total", f'reason="{reason}"')
@@ -240,6 +241,12 @@ def idle(root: Path, processes: dict[str, ServiceProcess], files: int) -> bool:
     for service, process in processes.items():
         if service == "watcher":
             continue
+        # The malformed record sent to each stage's input: counted once it is dead-lettered.
+        if (
+            process.metric(f"newsflow_{service}_dead_letters_total", 'reason="malformed_record"')
+            < 1
+        ):
+            return False
         _, text = process.http("/metrics")
         readings = [
             float(line.rsplit(" ", 1)[1])

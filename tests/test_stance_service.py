@@ -153,6 +153,8 @@ def test_every_label_is_on_metrics_at_zero_before_the_first_article(running):
     for label in ("agree", "disagree", "discuss", "unrelated"):
         assert f'newsflow_stance_probability_ratio_count{{label="{label}"}} 0.0' in text
         assert f'newsflow_stance_labels_total{{label="{label}",source="claims_file"}} 0.0' in text
+    for reason in ("malformed_record", "invalid_record", "processing_failed"):
+        assert f'newsflow_stance_dead_letters_total{{reason="{reason}"}} 0.0' in text
 
 
 def test_an_article_comes_out_with_a_stance_toward_each_claim(rig, running):

@@ -163,6 +163,15 @@ def test_every_bad_input_lands_in_failed_with_its_reason_and_a_dead_letter(rig, 
     assert running.metric("newsflow_watcher_files_failed_total", 'reason="symlink"') == 1
 
 
+def test_every_reason_is_on_metrics_at_zero_before_the_first_failure(running):
+    # A series that appears with its first count hides that count from rate(): the first
+    # failed file of a run would not show on the dashboard.
+    _, text = running.http("/metrics")
+    for reason in ("empty_file", "invalid_json", "too_large", "symlink", "too_slow"):
+        assert f'newsflow_watcher_files_failed_total{{reason="{reason}"}} 0.0' in text
+        assert f'newsflow_watcher_dead_letters_total{{reason="{reason}"}} 0.0' in text
+
+
 def test_a_file_over_the_size_limit_is_refused_without_reading_it(rig):
     rig.env["NEWSFLOW_WATCHER_MAX_FILE_BYTES"] = "1000"
     service = rig.service().start()

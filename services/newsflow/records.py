@@ -264,6 +264,16 @@ class DeadLetterReason(enum.StrEnum):
     STORE_REJECTED = "store_rejected"
 
 
+# Why a record read from a topic is refused before any stage's logic sees it.
+UNREADABLE_RECORD = (DeadLetterReason.MALFORMED_RECORD, DeadLetterReason.INVALID_RECORD)
+# Why the watcher gives up on a file (or on a line or element of one).
+FILE_REASONS = tuple(
+    reason
+    for reason in DeadLetterReason
+    if reason not in UNREADABLE_RECORD and reason != DeadLetterReason.STORE_REJECTED
+)
+
+
 class FileInput(Record):
     kind: Literal["file"] = "file"
     path: str

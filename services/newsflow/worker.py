@@ -35,6 +35,7 @@ from newsflow import __version__, logs
 from newsflow import kafka as newsflow_kafka
 from newsflow.lag import LagMonitor
 from newsflow.records import (
+    UNREADABLE_RECORD,
     DeadLetter,
     DeadLetterReason,
     Record,
@@ -48,7 +49,7 @@ from newsflow.records import (
 )
 from newsflow.records import decode as decode_record
 from newsflow.records import encode as encode_record
-from newsflow.runtime import Health, StatusServer, track_errors
+from newsflow.runtime import Health, StatusServer, start_at_zero, track_errors
 from newsflow.settings import KafkaSettings, ServiceSettings
 from newsflow.stall import StallWatch
 from newsflow.topics import DEADLETTER, MAX_RECORD_BYTES, Topic
@@ -205,6 +206,7 @@ class StageMetrics:
         self.dead_letters = Counter(
             f"newsflow_{stage}_dead_letters_total", "Inputs dead-lettered, by reason.", ["reason"]
         )
+        start_at_zero(self.dead_letters, [*UNREADABLE_RECORD, DeadLetterReason.PROCESSING_FAILED])
         self.errors = Counter(
             f"newsflow_{stage}_errors_total", "Failed attempts at processing a record."
         )

@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from newsflow.records import UNREADABLE_RECORD, DeadLetterReason
+from newsflow.runtime import start_at_zero
+
 RECORDS_IN = Counter("newsflow_sink_records_in_total", "Records consumed from articles.enriched.")
 ARTICLES_WRITTEN = Counter(
     "newsflow_sink_articles_written_total",
@@ -18,6 +21,7 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic, by reason.",
     ["reason"],
 )
+start_at_zero(DEAD_LETTERS, [*UNREADABLE_RECORD, DeadLetterReason.STORE_REJECTED])
 STORE_ERRORS = Counter(
     "newsflow_sink_store_errors_total",
     "Failed attempts at the store, by kind (unavailable: retried; rejected: a record refused).",

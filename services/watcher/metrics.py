@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from newsflow.records import FILE_REASONS
+from newsflow.runtime import start_at_zero
+
 FILES_SEEN = Counter("newsflow_watcher_files_seen_total", "Settled files read from the inbox.")
 FILES_SENT = Counter(
     "newsflow_watcher_files_sent_total", "Files whose articles Kafka acknowledged."
@@ -15,6 +18,8 @@ ARTICLES_SENT = Counter(
 DEAD_LETTERS = Counter(
     "newsflow_watcher_dead_letters_total", "Dead letters acknowledged, by reason.", ["reason"]
 )
+start_at_zero(FILES_FAILED, FILE_REASONS)
+start_at_zero(DEAD_LETTERS, FILE_REASONS)
 BYTES_READ = Counter("newsflow_watcher_bytes_read_total", "Bytes read from article files.")
 SEND_ERRORS = Counter(
     "newsflow_watcher_send_errors_total", "Records Kafka did not acknowledge (retried later)."
