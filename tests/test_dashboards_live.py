@@ -228,6 +228,9 @@ def send_malformed_records(settings, topics: dict) -> None:
     producer.close()
 
 
+LAG = "newsflow_consumer_lag_records"
+
+
 def idle(root: Path, processes: dict[str, ServiceProcess], files: int) -> bool:
     """Every file sent or rejected, every malformed record dead-lettered, and every consumer
     group has read everything."""
@@ -241,19 +244,20 @@ def idle(root: Path, processes: dict[str, ServiceProcess], files: int) -> bool:
     for service, process in processes.items():
         if service == "watcher":
             continue
+        _, text = process.http("/metrics")
+        samples = {
+            name: float(value)
+            for name, _, value in (line.rpartition(" ") for line in text.splitlines())
+            if name and not name.startswith("#")
+        }
         # The malformed record sent to each stage's input: counted once it is dead-lettered.
         if (
-            process.metric(f"newsflow_{service}_dead_letters_total", 'reason="malformed_record"')
+            samples.get(f'newsflow_{service}_dead_letters_total{{reason="malformed_record"}}', 0)
             < 1
         ):
             return False
-        _, text = process.http("/metrics")
-        readings = [
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("newsflow_consumer_lag_records{")
-        ]
-        if not readings or sum(readings) > 0:
+        lags = [v for name, v in samples.items() if name.startswith(LAG + "{")]
+        if not lags or sum(lags) > 0:
             return False
     return True
 
