@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # Spawned, not forked: the watcher has threads (Kafka's, inotify's) whose locks a fork
 # would copy mid-use.
 _CONTEXT = multiprocessing.get_context("spawn")
+# How long a fresh process may take to start (a new interpreter importing the parsers, on a
+# busy machine) before the watcher gives up on it; a file's budget starts after that.
+STARTUP_SECONDS = 120.0
 
 
 class Stopped(Exception):
@@ -98,15 +101,33 @@ class _ParserProcess:
         )
         self._process.start()
         child_end.close()
+        self._started = False
+
+    def _wait_started(self) -> None:
+        """Until the process has started: its start-up is not the next file's time."""
+        if self._started:
+            return
+        try:
+            ready = self._connection.poll(STARTUP_SECONDS) and self._connection.recv()
+        except (EOFError, OSError):
+            ready = False
+        if ready != ("ready",):
+            raise RuntimeError(
+                f"a parser process did not start within {STARTUP_SECONDS:g} s "
+                f"(exit code {self._exit_code()})"
+            )
+        self._started = True
 
     def run_many(self, items: Sequence[Any], seconds: float) -> list[Answer]:
         answers: list[Answer] = []
         while len(answers) < len(items):
             batch = items[len(answers) :]
             try:
+                self._wait_started()
                 self._connection.send(batch)
-            except OSError:
+            except (OSError, RuntimeError):
                 self._restart()  # died while idle: the batch goes to a fresh process
+                self._wait_started()
                 self._connection.send(batch)
             since = time.perf_counter()
             for _ in batch:
@@ -167,6 +188,7 @@ class _ParserProcess:
 def _serve(connection: Connection, work: Callable[[Any], Any]) -> None:
     """The parser process: batches of items in, for each item what `work` made of it (or the
     exception it raised) out as soon as it is done, until the pipe closes."""
+    connection.send(("ready",))
     while True:
         try:
             batch = connection.recv()
