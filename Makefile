@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools test fuzz e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
+.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools test unit fuzz e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,11 +45,14 @@ k8s-tools: ## Build kustomize and fetch the CRDs that deploy/k8s is checked agai
 test: venv k8s-tools ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+unit: venv ## The tests of pure logic only (tests/unit): no broker, Java or database; under a minute
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
 # The test suite tries a few dozen generated files per parser test; this tries FUZZ_EXAMPLES,
 # different ones on every run.
 FUZZ_EXAMPLES ?= 20000
 fuzz: venv ## Fuzz the watcher's parsers with generated files (FUZZ_EXAMPLES per test; about 40 minutes)
-	NEWSFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_watcher_fuzz.py -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
+	NEWSFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/unit/test_watcher_fuzz.py -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
 
 # SEED=n replays a run (the seed is printed at the start of every run).
 E2E_ARTICLES ?= 500
@@ -80,9 +83,11 @@ bench-sink: venv ## Sink store upserts, rows/s for SQLite and PostgreSQL (needs 
 schemas: venv ## Regenerate schemas/ from the record models
 	$(BIN)/newsflow schemas --out schemas
 
-lint: venv ## Check style with ruff
+lint: venv ## Check style (ruff), which part of newsflow imports which (importlinter), types (mypy)
 	$(BIN)/ruff check services tests deploy
 	$(BIN)/ruff format --check services tests deploy
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix services tests deploy
@@ -103,17 +108,17 @@ $(TRAIN_VENV)/.installed: pyproject.toml requirements-train.lock
 	touch $@
 
 ner-model: train-venv ## Fine-tune the transformer NER into models/ner (BERT teacher, MiniLM student; hours on 2 cores)
-	nice -n 10 $(TRAIN_VENV)/bin/python -m newsflow_entities.finetune
+	nice -n 10 $(TRAIN_VENV)/bin/python -m newsflow.lab.entities.finetune
 
 ner-fast-model: venv ## Train the fast spaCy NER into models/ner-fast (about an hour on 2 cores)
-	$(BIN)/python -m newsflow_entities.train
+	$(BIN)/python -m newsflow.lab.entities.train
 
 # The stance model on FNC-1's training files only: three story splits and the official one,
 # each trained and scored, the first story split's model saved (fixed seeds; low priority).
 FNC1_DIR ?= ../shared/data/fnc1
 STANCE_OUT ?= models/stance
 stance-model: train-venv ## Fine-tune the stance model into models/stance and measure it on held-out stories (about 2 hours on 2 cores)
-	nice -n 10 $(TRAIN_VENV)/bin/python -m newsflow_stance.train --data $(FNC1_DIR) --out $(STANCE_OUT)
+	nice -n 10 $(TRAIN_VENV)/bin/python -m newsflow.lab.stance.train --data $(FNC1_DIR) --out $(STANCE_OUT)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet pip-tools

@@ -15,7 +15,7 @@ from pathlib import Path
 DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "newsflow-prometheus"}
 RATE = "$__rate_interval"
-# Metric-name patterns shared by every stage (see newsflow.worker.StageMetrics).
+# Metric-name patterns shared by every stage (see newsflow.runtime.batches.StageMetrics).
 RECORDS_IN = '__name__=~"newsflow_[a-z]+_records_in_total"'
 RECORDS_OUT = '__name__=~"newsflow_[a-z]+_records_out_total"'
 DEAD_LETTERS = '__name__=~"newsflow_[a-z]+_dead_letters_total"'
@@ -267,7 +267,7 @@ def lag_panel(service: str) -> dict:
 
 
 def worker_panels(service: str, input_topic: str) -> list[dict]:
-    """What every Faust worker exports (newsflow.worker.StageMetrics), for one worker."""
+    """What every Faust worker exports (newsflow.runtime.batches.StageMetrics), for one worker."""
     sel = f'job="newsflow", service="{service}"'
     return [
         row(f"{service}: throughput, latency, lag, errors"),

@@ -19,8 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from newsflow.status import StatusSettings
-from newsflow.topics import DEDUPED, TAGGED
+from newsflow.cli.status import StatusSettings
+from newsflow.core.topics import DEDUPED, TAGGED
 
 HERE = Path(__file__).resolve().parent
 MODEL_WORKERS = ("entities", "stance")

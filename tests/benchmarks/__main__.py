@@ -37,8 +37,8 @@ EARLIER_WAITS_SHARE = 0.5
 
 def batch_waits() -> dict[str, float]:
     """The batch waits the services have by default: what the latency runs used."""
-    from newsflow.worker import WorkerSettings
-    from newsflow_sink.settings import SinkSettings
+    from newsflow.runtime.worker import WorkerSettings
+    from newsflow.sink.settings import SinkSettings
 
     return {
         "workers": WorkerSettings.model_fields["batch_seconds"].default,

@@ -21,9 +21,9 @@ CONLL_DEV = FNC1_DIR.parent / "conll2003" / "dev.txt"
 def dedup(corpus: BenchCorpus, runs: int) -> dict:
     """`newsflow eval dedup` over the development stream from FNC-1, else the synthetic
     articles as a stream (their scores mean nothing then; only the speed is reported)."""
-    from newsflow.sentences import SentenceEncoder
-    from newsflow_dedup import devstream
-    from newsflow_dedup.evaluation import evaluate, read_stream
+    from newsflow.core.sentences import SentenceEncoder
+    from newsflow.lab.dedup import devstream
+    from newsflow.lab.dedup.evaluation import evaluate, read_stream
 
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-dedup-") as folder:
         stream = Path(folder) / "stream.jsonl"
@@ -51,7 +51,7 @@ def dedup(corpus: BenchCorpus, runs: int) -> dict:
 def entities(runs: int) -> dict:
     if not CONLL_DEV.is_file():
         return {"command": "newsflow eval entities", "skipped": f"{CONLL_DEV} not found"}
-    from newsflow_entities.evaluation import evaluate
+    from newsflow.lab.entities.evaluation import evaluate
 
     results = []
     for _ in range(runs):
@@ -74,9 +74,9 @@ def entities(runs: int) -> dict:
 def stance(runs: int) -> dict:
     if not (FNC1_DIR / "train_bodies.csv").is_file():
         return {"command": "newsflow eval stance", "skipped": f"{FNC1_DIR} not found"}
-    from newsflow_stance import fnc
-    from newsflow_stance.evaluation import evaluate
-    from newsflow_stance.model import StanceModel
+    from newsflow.lab.stance import fnc
+    from newsflow.lab.stance.evaluation import evaluate
+    from newsflow.stance.model import StanceModel
 
     _, holdout = fnc.official_split(fnc.read_training_data(FNC1_DIR))
     model = StanceModel.load(REPO / "models" / "stance", REPO / "models" / "sentence-encoder")
@@ -99,7 +99,7 @@ def stance(runs: int) -> dict:
 
 
 def _synthetic_stream(corpus: BenchCorpus, path: Path) -> None:
-    from newsflow_watcher.parsing import InputRejected, parse_file_bytes
+    from newsflow.watcher.parsing import InputRejected, parse_file_bytes
 
     with path.open("w", encoding="utf-8") as out:
         for item in corpus.files:

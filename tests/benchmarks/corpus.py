@@ -1,5 +1,5 @@
 """The benchmark's articles: FNC-1's bodies with their headlines, in the order and with the
-copies of dedup's development stream (newsflow_dedup.devstream), as files of the kinds an
+copies of dedup's development stream (newsflow.lab.dedup.devstream), as files of the kinds an
 inbox receives (.txt, .json, .html). Without FNC-1, the end-to-end harness's synthetic
 articles with its copies, labelled as such everywhere the figures go.
 
@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsflow.identity import article_id
+from newsflow.core.identity import article_id
 
 FNC1_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "fnc1"
 FORMATS = (("txt", 0.7), ("json", 0.2), ("html", 0.1))  # the share of each kind of file
@@ -69,7 +69,7 @@ def build(seed: int = 13, fnc1: Path = FNC1_DIR, synthetic_articles: int = 2600)
 
 
 def _from_fnc1(fnc1: Path, seed: int) -> BenchCorpus:
-    from newsflow_dedup import devstream
+    from newsflow.lab.dedup import devstream
 
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-stream-") as folder:
         stream = Path(folder) / "stream.jsonl"
@@ -116,7 +116,7 @@ def _synthetic(articles: int, seed: int) -> BenchCorpus:
 
 
 def _file(index: int, kind: str, title: str | None, body: str, rng: random.Random) -> BenchFile:
-    from newsflow_watcher.parsing import InputRejected, parse_file_bytes
+    from newsflow.watcher.parsing import InputRejected, parse_file_bytes
 
     extension = rng.choices([f for f, _ in FORMATS], [w for _, w in FORMATS])[0]
     if extension == "json":

@@ -11,7 +11,6 @@ service's Prometheus counters, peak RSS from VmHWM.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.pipeline import Pipeline
+from tests.support.local import load_script
 
 from .corpus import BenchFile, write
 from .limit import CLAIMS_FILE
@@ -427,9 +427,7 @@ def start(root: Path) -> BenchPipeline:
 def local_instances() -> dict[str, int]:
     """As many instances of each model worker as `make up` starts on this machine
     (WORKER_INSTANCES, as for `make up`, overrides it)."""
-    spec = importlib.util.spec_from_file_location("instances", LOCAL_INSTANCES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(LOCAL_INSTANCES)
     count = module.instances(os.environ.get("WORKER_INSTANCES") or None)
     return {service: count for service in module.MODEL_WORKERS}
 

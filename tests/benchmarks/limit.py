@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
-from newsflow.worker import Source
+from newsflow.core.stage import Source
 
 REPO = Path(__file__).resolve().parents[2]
 CLAIMS_FILE = REPO / "deploy" / "stance" / "claims.yaml"  # as `make up` runs the stance worker
@@ -113,19 +113,19 @@ class InProcessPipeline:
     """The stages, built once (models loaded), with fresh dedup state and a fresh store."""
 
     def __init__(self, work: Path, store: bool = True) -> None:
-        from newsflow.sentences import SentenceEncoder
-        from newsflow_dedup.logic import Deduplicator
-        from newsflow_dedup.service import DedupStage
-        from newsflow_dedup.settings import DedupWorkerSettings
-        from newsflow_dedup.state import DedupState
-        from newsflow_entities.service import EntitiesStage
-        from newsflow_entities.settings import EntitiesWorkerSettings
-        from newsflow_entities.tagging import Tagger
-        from newsflow_sink.stores import open_store
-        from newsflow_stance.labeller import StanceLabeller
-        from newsflow_stance.model import StanceModel
-        from newsflow_stance.service import StanceStage, claims_file
-        from newsflow_stance.settings import StanceWorkerSettings
+        from newsflow.core.sentences import SentenceEncoder
+        from newsflow.dedup.logic import Deduplicator
+        from newsflow.dedup.service import DedupStage
+        from newsflow.dedup.settings import DedupWorkerSettings
+        from newsflow.dedup.state import DedupState
+        from newsflow.entities.service import EntitiesStage
+        from newsflow.entities.settings import EntitiesWorkerSettings
+        from newsflow.entities.tagging import Tagger
+        from newsflow.sink.stores import open_store
+        from newsflow.stance.labeller import StanceLabeller
+        from newsflow.stance.model import StanceModel
+        from newsflow.stance.service import StanceStage, claims_file
+        from newsflow.stance.settings import StanceWorkerSettings
 
         ModelClock.install()
         work.mkdir(parents=True, exist_ok=True)
@@ -184,9 +184,9 @@ class InProcessPipeline:
         return result
 
     def _batch(self, paths: Sequence[Path], result: LimitResult) -> None:
-        from newsflow_sink.writer import write_batch
-        from newsflow_watcher.files import FileToRead, ReadRules, Topics, read_records
-        from newsflow_watcher.parsing import MAX_ARTICLES_PER_FILE
+        from newsflow.sink.writer import write_batch
+        from newsflow.watcher.files import FileToRead, ReadRules, Topics, read_records
+        from newsflow.watcher.parsing import MAX_ARTICLES_PER_FILE
 
         rules = ReadRules(10 << 20, MAX_ARTICLES_PER_FILE, Topics("articles.raw", "deadletter"))
 

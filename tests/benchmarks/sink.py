@@ -23,14 +23,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from newsflow import records
-from newsflow_sink.stores import open_store
-
-from conftest import free_port
-from examples import enriched_article
-from postgres import LocalPostgres
+from newsflow.core import records
+from newsflow.sink.stores import open_store
+from tests.support.examples import enriched_article
+from tests.support.local import free_port
+from tests.support.postgres import LocalPostgres
 
 BATCHES = {1: 300, 100: 5_000, 1000: 10_000}  # batch size -> records written
 NAMES = [
@@ -81,7 +80,7 @@ def make_articles(count: int, seed: int) -> list[records.EnrichedArticle]:
                 seen_at=start + timedelta(seconds=n),
                 entities=NAMES,
                 claims=[
-                    ("own-headline", f"Report {seed}-{n}", "discuss"),
+                    ("own_headline", f"Report {seed}-{n}", "discuss"),
                     ("venezuela-options", "The US will intervene in Venezuela", "unrelated"),
                 ],
             )

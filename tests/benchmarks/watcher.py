@@ -1,6 +1,6 @@
 """Watcher benchmark: files dropped into the inbox to records acknowledged on a real broker.
 
-Two cases from issue 3: 5,000 small articles and 200 articles of 1 MB. Files are renamed
+Two cases: 5,000 small articles and 200 articles of 1 MB. Files are renamed
 into the inbox from a staging folder (as a download tool or rsync does), and the latency of
 each file is the broker's append time of its record (LogAppendTime) minus its drop time, so
 it includes the settle period (NEWSFLOW_WATCHER_SETTLE_SECONDS, default 1 s).
@@ -20,15 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kafka import KafkaConsumer
 
-from newsflow import kafka as newsflow_kafka
-from newsflow.settings import KafkaSettings
-
-from conftest import _load_local_kafka, free_port
-from helpers import ServiceProcess, wait_for
+from newsflow.core.settings import KafkaSettings
+from newsflow.runtime import kafka as newsflow_kafka
+from tests.support.helpers import ServiceProcess, wait_for
+from tests.support.local import free_port, load_script
 
 WORDS = [
     "government",
@@ -190,7 +189,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
         root = Path(tmp)
-        broker = _load_local_kafka().LocalKafka(
+        broker = load_script("deploy/kafka/localkafka.py").LocalKafka(
             home=root / "kafka", port=free_port(), controller_port=free_port()
         )
         bootstrap = broker.start()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
-from newsflow.settings import KafkaSettings
+from newsflow.core.settings import KafkaSettings
 
 from . import store
 from .corpus import STORED_KINDS, Corpus

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from newsflow.identity import article_id
+from newsflow.core.identity import article_id
 
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "seeds"
 MAX_FILE_BYTES = 256 * 1024  # the watcher's limit in the harness, so `too_large` stays small
@@ -217,7 +217,7 @@ class _StoryScreen:
     whether each one is a story of its own or joins the story it was written for."""
 
     def __init__(self) -> None:
-        from newsflow_dedup.logic import Deduplicator, DedupSettings, DedupState
+        from newsflow.dedup.logic import Deduplicator, DedupSettings, DedupState
 
         self.dedup = Deduplicator(DedupState.in_memory(), DedupSettings())
 
@@ -246,7 +246,7 @@ class _StoryScreen:
 def generate(articles: int, seed: int, seeds_dir: Path = SEEDS_DIR) -> Corpus:
     """About `articles` article files: 80% unique, 10% exact copies, 10% near copies, plus
     the seeds, a JSON Lines feed with one bad line and every bad-input kind."""
-    from newsflow_watcher.parsing import parse_file_bytes
+    from newsflow.watcher.parsing import parse_file_bytes
 
     rng = random.Random(seed)
     words = _vocabulary()

@@ -9,12 +9,10 @@ in their consumer group (`dedup`, `dedup-2`, ...), each with its own state and p
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,8 +25,9 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from newsflow.settings import KafkaSettings
-from newsflow_cli.main import SERVICES
+from newsflow.cli.main import SERVICES
+from newsflow.core.settings import KafkaSettings
+from tests.support.local import free_port, load_script
 
 from . import store
 from .corpus import MAX_FILE_BYTES
@@ -66,17 +65,8 @@ def expected_sections() -> list[str]:
     return [stage.section for stage in WORKERS if stage.section and stage.service in SERVICES]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _local_kafka_module():
-    spec = importlib.util.spec_from_file_location("localkafka", REPO / "deploy/kafka/localkafka.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("deploy/kafka/localkafka.py")
 
 
 class Service:
@@ -99,7 +89,7 @@ class Service:
     def start(self) -> None:
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [*self.prefix, sys.executable, "-m", "newsflow_cli", self.command],
+                [*self.prefix, sys.executable, "-m", "newsflow.cli", self.command],
                 env=self.env,
                 cwd=REPO,  # the models are found relative to the repository
                 stdout=out,
@@ -220,7 +210,7 @@ class Pipeline:
 
     def create_topics(self) -> None:
         subprocess.run(
-            [sys.executable, "-m", "newsflow_cli", "topics"],
+            [sys.executable, "-m", "newsflow.cli", "topics"],
             env=self._base_env(),
             cwd=REPO,
             check=True,

@@ -26,7 +26,7 @@ class Result:
     seconds: float
     exit_codes: dict[str, int | None]
     memory: dict[str, int] = field(default_factory=dict)  # peak RSS bytes by service
-    stall_restarts: dict[str, int] = field(default_factory=dict)  # see newsflow.stall
+    stall_restarts: dict[str, int] = field(default_factory=dict)  # see newsflow.runtime.stall
     # With the sink paused: the records waiting for it on its topic when it was resumed,
     # and the services' peak RSS until then.
     sink_backlog: int | None = None

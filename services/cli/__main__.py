@@ -1,3 +1,0 @@
-from newsflow_cli.main import cli
-
-cli()

@@ -1,0 +1,53 @@
+"""JSON-lines logging to stdout, configured once at a service's entry point.
+
+Modules log with their own `logging.getLogger(__name__)` and pass record context as extras
+(`extra={"article_id": …, "topic": …, "partition": …, "offset": …}`), which become fields.
+"""
+
+import logging
+import sys
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from newsflow.core.redaction import redacted
+
+
+class _ServiceField(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        return True
+
+
+class _Redacted(JsonFormatter):
+    """Every field without credentials: a store or broker URL with its password can reach a
+    message or a traceback, from our code or a library's."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            field: redacted(value) if isinstance(value, str) else value
+            for field, value in super().process_log_record(log_data).items()
+        }
+
+
+def configure(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        _Redacted(
+            "{levelname}{name}{service}{message}",
+            style="{",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601 in UTC
+        )
+    )
+    handler.addFilter(_ServiceField(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The Kafka clients narrate every connection at INFO; their warnings still come through.
+    for chatty in ("kafka", "aiokafka"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
