@@ -23,9 +23,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 # OBSERVE=1: Prometheus too (Debian's package), scraping every service on loopback.
 OBSERVE ?= 0
 # WORKER_INSTANCES=n: processes of each model worker (entities, stance); default one per core.
+# KAFKA_PORT, KAFKA_CONTROLLER_PORT: the local broker's ports, to run beside another Kafka.
+KAFKA_PORT ?= 9092
+KAFKA_CONTROLLER_PORT ?= 9093
 WORKER_INSTANCES ?=
 up: venv ## Start the broker and every service in the foreground, watching ./inbox (Ctrl-C stops)
-	OBSERVE=$(OBSERVE) WORKER_INSTANCES=$(WORKER_INSTANCES) deploy/local/up.sh
+	OBSERVE=$(OBSERVE) WORKER_INSTANCES=$(WORKER_INSTANCES) KAFKA_PORT=$(KAFKA_PORT) \
+		KAFKA_CONTROLLER_PORT=$(KAFKA_CONTROLLER_PORT) deploy/local/up.sh
 
 up-observed: ## `make up` plus Prometheus on http://127.0.0.1:9090 with the alert rules
 	$(MAKE) up OBSERVE=1

@@ -28,6 +28,7 @@ from newsflow.core.records import encode as encode_record
 from newsflow.core.records import read as read_record
 from newsflow.core.stage import In, Output, Prepared, Source, Stage
 from newsflow.runtime.faust_app import set_current_event, source_of
+from newsflow.runtime.retry import Backoff
 from newsflow.runtime.service import start_at_zero
 from newsflow.runtime.stall import StallWatch
 
@@ -253,7 +254,7 @@ class BatchRunner(Generic[In, Prepared]):
         the inputs once this returns, so it returns only when the outputs are safe: while
         Kafka refuses them it retries, holding the partition (backpressure, not loss)."""
         waiting = list(outputs)
-        for attempt in itertools.count():
+        for attempt in itertools.count(1):
             futures = [
                 await self.topic(output.topic).send(
                     key=output.key.encode("utf-8"), value=encode_record(output.value)
@@ -268,8 +269,10 @@ class BatchRunner(Generic[In, Prepared]):
             if not failed:
                 return
             error = next(a for a in answers if isinstance(a, Exception))
-            pause = min(2**attempt, 30)
-            log.error("Kafka refused %d output(s): %r; retrying in %ds", len(failed), error, pause)
+            pause = Backoff().seconds(attempt)
+            log.error(
+                "Kafka refused %d output(s): %r; retrying in %.0fs", len(failed), error, pause
+            )
             self.metrics.errors.inc(len(failed))
             waiting = failed
             await asyncio.sleep(pause)

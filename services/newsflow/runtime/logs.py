@@ -34,6 +34,24 @@ class _Redacted(JsonFormatter):
         }
 
 
+class _ExpectedByNewsflow(logging.Filter):
+    """Library warnings about what newsflow expects and recovers from by itself, lowered to
+    INFO so that a WARNING in the log always asks for a look. aiokafka marks its group's
+    coordinator dead whenever the broker moves it, at every start while the coordinator is
+    being elected, and finds the new one; newsflow's stall watch covers a group that never
+    recovers."""
+
+    EXPECTED = (("aiokafka.consumer.group_coordinator", "Marking the coordinator dead"),)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and any(
+            record.name == logger and str(record.msg).startswith(start)
+            for logger, start in self.EXPECTED
+        ):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def configure(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
@@ -45,6 +63,7 @@ def configure(service: str, level: str = "INFO") -> None:
         )
     )
     handler.addFilter(_ServiceField(service))
+    handler.addFilter(_ExpectedByNewsflow())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

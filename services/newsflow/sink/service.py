@@ -32,7 +32,7 @@ from newsflow.core.records import (
 )
 from newsflow.core.settings import load
 from newsflow.runtime import kafka as newsflow_kafka
-from newsflow.runtime.retry import until_kafka_answers
+from newsflow.runtime.retry import Backoff, until_kafka_answers
 from newsflow.runtime.service import Runtime, service_runtime
 
 from . import metrics
@@ -261,10 +261,10 @@ class Sink:
                 metrics.STORE_UP.set(0)
                 self.runtime.health.set_not_ready(f"store unavailable: {error}")
                 self._store_down = True
-                wait = min(
-                    self.settings.retry_initial_seconds * 2**failures,
-                    self.settings.retry_max_seconds,
+                backoff = Backoff(
+                    self.settings.retry_initial_seconds, self.settings.retry_max_seconds
                 )
+                wait = backoff.seconds(failures + 1)
                 log.error("%s failed: %s; retrying in %.1fs", what, error, wait)
                 self._wait_paused(wait)
                 continue
