@@ -25,8 +25,8 @@ LINKED = (".venv", "models", "services", "schemas")
 
 
 def readme_command(start: str) -> str:
-    [command] = [c.text for c in commands() if c.readme == "README.md" and c.text.startswith(start)]
-    return command
+    """The README's first command that starts so."""
+    return next(c.text for c in commands() if c.readme == "README.md" and c.text.startswith(start))
 
 
 class Output:
@@ -98,9 +98,13 @@ def test_make_up_runs_the_readme_quickstart_and_make_down_says_what_it_stopped(c
         status = subprocess.run(readme_command("newsflow status"), shell=True, **shell)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "5 of 5 services up and ready" in status.stdout
+        watch = readme_command("newsflow status --watch")
+        with pytest.raises(subprocess.TimeoutExpired) as watching:  # until Ctrl-C
+            subprocess.run(watch, shell=True, **{**shell, "timeout": 5})
+        assert "5 of 5 services up and ready" in (watching.value.stdout or b"").decode()
         levels = ('"level": "WARNING"', '"level": "ERROR"', '"level": "CRITICAL"')
         warnings = [line for line in output.lines if any(level in line for level in levels)]
-        assert not warnings, "a clean start logged:\n" + "\n".join(warnings[:10])
+        assert not warnings, "a clean start logged:\n" + "\n".join(warnings[:40])
 
         down = subprocess.run(["make", "down"], **shell)
         assert "stopped: make up (pid" in down.stdout, down.stdout + down.stderr

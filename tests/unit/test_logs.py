@@ -23,12 +23,20 @@ def lines():
     root.handlers[:], root.level = handlers, level
 
 
-def test_a_coordinator_moving_is_information_not_a_warning(lines):
+def test_what_the_kafka_clients_recover_from_is_information_not_a_warning(lines):
     logging.getLogger("aiokafka.consumer.group_coordinator").warning(
         "Marking the coordinator dead (node %s)for group %s.", 1, "newsflow-dedup"
     )
     logging.getLogger("aiokafka.consumer.group_coordinator").warning("Heartbeat failed")
-    [moved, failed] = lines()
+    logging.getLogger("kafka.coordinator").warning(
+        "Marking the coordinator dead (node %s) for group %s: %s.", "c-1", "g", "NotCoordinator"
+    )
+    logging.getLogger("kafka.net.selector").warning(
+        "Task <kafka.net.selector.Task object at 0x7f0d> ran for 0.110s (>0.100s threshold). It "
+        "is blocking the event loop -- likely a tight sync loop inside a coroutine."
+    )
+    [moved, failed, moved_too, slow_task] = lines()
     assert moved["level"] == "INFO" and moved["message"].startswith("Marking the coordinator")
     assert moved["service"] == "dedup"
     assert failed["level"] == "WARNING", "other warnings stay warnings"
+    assert moved_too["level"] == slow_task["level"] == "INFO"

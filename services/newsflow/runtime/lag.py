@@ -19,7 +19,12 @@ from collections.abc import Iterable, Iterator
 
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    KafkaError,
+    NotCoordinatorError,
+)
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -28,6 +33,12 @@ from newsflow.core.settings import KafkaSettings
 from newsflow.runtime import kafka as newsflow_kafka
 
 log = logging.getLogger(__name__)
+# Errors of a group whose coordinator the broker is electing or moving: they pass.
+COORDINATOR_MOVING = (
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+    CoordinatorLoadInProgressError,
+)
 # kafka-python warns at every description of a Faust group that it cannot decode the
 # members' subscriptions (Faust's own user data); `member_partitions` reads what is needed.
 logging.getLogger("kafka.admin._groups").setLevel(logging.ERROR)
@@ -202,9 +213,17 @@ class LagMonitor(Collector):
                     log.info("consumer lag of %s readable again", self.group)
                 self._failing = False
             except (KafkaError, OSError, KeyError, ValueError) as error:
-                # Once per outage, not every few seconds; the service itself says more.
+                # Once per outage, not every few seconds; the service itself says more. While
+                # the broker elects the group's coordinator (at every start) this is expected.
                 if not self._failing:
-                    log.warning("cannot read the consumer lag of %s: %r", self.group, error)
+                    electing = isinstance(error, COORDINATOR_MOVING)
+                    log.log(
+                        logging.INFO if electing else logging.WARNING,
+                        "cannot read the consumer lag of %s%s: %r",
+                        self.group,
+                        " yet (its coordinator is being elected)" if electing else "",
+                        error,
+                    )
                 self._failing = True
                 self._close_admin()
             self._stop.wait(self.interval)
