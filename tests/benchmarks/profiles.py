@@ -27,8 +27,8 @@ SPECIFIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dedup logic", ("dedup/logic.py", "dedup/shingles.py", "dedup/stories.py",
                      "dedup/normalise.py", "datasketch/")),
     ("tables (RocksDB, changelog)", ("faust/tables/", "faust/stores/", "rocksdict")),
-    ("record validation and serialisation (pydantic, JSON)", ("pydantic", "newsflow/records.py",
-                                                               "orjson")),
+    ("record validation and serialisation (pydantic, JSON)", ("pydantic", "orjson",
+                                                               "newsflow/core/records.py")),
     ("logging", ("logging/", "pythonjsonlogger")),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
     ("Kafka client (aiokafka, kafka-python)", ("aiokafka/", "kafka/")),
@@ -43,7 +43,7 @@ SPECIFIC: tuple[tuple[str, tuple[str, ...]], ...] = (
 GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("record validation and serialisation (pydantic, JSON)", ("json/",)),
     ("waits and the event loop (asyncio, selectors, timed waits)", (
-        "asyncio/", "selectors.py", "threading.py", "concurrent/", "newsflow/runtime.py")),
+        "asyncio/", "selectors.py", "threading.py", "concurrent/", "newsflow/runtime/service.py")),
 )  # fmt: skip
 CATEGORIES = MODEL + SPECIFIC + GENERIC
 

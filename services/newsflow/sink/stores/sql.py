@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from newsflow.core.names import Attested, best_spelling, keys_of_search
 from newsflow.core.records import EnrichedArticle, StanceLabel
@@ -63,6 +63,14 @@ class SqlStore:
         self._insert_entity = self._sql(_insert("entities", ENTITY_COLUMNS))
         self._insert_stance = self._sql(_insert("stances", STANCE_COLUMNS))
 
+    def _closed_after(self, error: Exception) -> NoReturn:
+        """Close the connection and raise `error` as the store's error for it."""
+        self.close()
+        translated = self._translate(error)
+        if translated is error:
+            raise error
+        raise translated from error
+
     # --- what each dialect provides ---------------------------------------------------
 
     def _connect(self, for_queries: bool) -> Any:
@@ -96,11 +104,7 @@ class SqlStore:
             else:
                 self._migrate()
         except Exception as error:
-            self.close()
-            translated = self._translate(error)
-            if translated is error:
-                raise
-            raise translated from error
+            self._closed_after(error)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -226,11 +230,7 @@ class SqlStore:
             self._connection.cursor().execute("SELECT 1")
             self._connection.rollback()
         except Exception as error:
-            self.close()
-            translated = self._translate(error)
-            if translated is error:
-                raise
-            raise translated from error
+            self._closed_after(error)
 
     # --- reading ------------------------------------------------------------------------
 
