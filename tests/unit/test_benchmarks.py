@@ -69,8 +69,8 @@ def test_latency_figures_follow_the_trace():
 def test_profiles_are_summarised_by_kind(tmp_path):
     raw = tmp_path / "entities.txt"
     raw.write_text(
-        "main (newsflow/worker.py:1);Language.pipe (spacy/language.py:2) 30\n"
-        "main (newsflow/worker.py:1);encode (newsflow/records.py:9) 10\n"
+        "main (newsflow/runtime/worker.py:1);Language.pipe (spacy/language.py:2) 30\n"
+        "main (newsflow/runtime/worker.py:1);encode (newsflow/core/records.py:9) 10\n"
         "run (mode/worker.py:3);select (selectors.py:4) 10\n"
     )
     summary = profiles.summarise(profiles.read_raw(raw))
