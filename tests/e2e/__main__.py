@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 @contextlib.contextmanager
 def _postgres():
     """A PostgreSQL server of the run's own (tests/support/postgres.py), removed afterwards."""
-    from tests.postgres import LocalPostgres
+    from tests.support.postgres import LocalPostgres
 
     from .pipeline import free_port
 
