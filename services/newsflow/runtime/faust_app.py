@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import faust
+from faust.tables.recovery import Recovery
 
 from newsflow.core.records import Record
 from newsflow.core.settings import KafkaSettings
@@ -27,6 +28,7 @@ def faust_app(name: str, settings: WorkerSettings, **options: Any) -> faust.App:
     by the stage, so a malformed one becomes a dead letter, not a crash), RocksDB tables in
     the state folder, acks from every in-sync replica, our own status server instead of
     Faust's web server."""
+    seek_before_resuming()
     kafka = settings.kafka
     return faust.App(
         settings.group_id or f"newsflow-{name}",
@@ -152,3 +154,40 @@ def on_changelog_batch(
         follow(events)
 
     table.apply_changelog_batch = apply_and_follow  # type: ignore[method-assign]
+
+
+def seek_before_resuming() -> None:
+    """Make table recovery seek the input partitions to their committed offsets before it
+    resumes fetching them, not after.
+
+    Faust's `Recovery.on_recovery_completed` resumes the input partitions, then seeks them.
+    With standby tables the flow of records is already on by then, so the fetcher reads the
+    partitions while the seek is under way; the consumer's bookkeeping of read offsets then
+    loses records: one was committed and never processed when a dedup instance took over
+    the partitions of one that died. Holding the resume until the seek is done closes that
+    window. Installed once per process, on the class."""
+    completed = Recovery.on_recovery_completed
+    if getattr(completed, "seeks_first", False):
+        return
+
+    async def on_recovery_completed(self: Recovery, generation_id: int = 0) -> None:
+        consumer = self.app.consumer
+        held: set[Any] = set()
+        resume, seek = consumer.resume_partitions, consumer.perform_seek
+
+        async def seek_then_resume() -> None:
+            await seek()
+            resume(held)
+            held.clear()
+
+        consumer.resume_partitions = held.update  # type: ignore[method-assign,assignment]
+        consumer.perform_seek = seek_then_resume  # type: ignore[method-assign]
+        try:
+            await completed(self, generation_id)
+        finally:
+            del consumer.resume_partitions, consumer.perform_seek
+            if held:  # nothing to seek (no assignment): resume as Faust would have
+                resume(held)
+
+    on_recovery_completed.seeks_first = True  # type: ignore[attr-defined]
+    Recovery.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]
