@@ -69,6 +69,19 @@ def _local_kafka_module():
     return load_script("deploy/kafka/localkafka.py")
 
 
+def memory_bytes(pid: int, field: str) -> int | None:
+    """A memory figure of a running process from /proc (`VmRSS`: resident now, `VmHWM`: its
+    peak), or None once it has exited."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
 class Service:
     """`newsflow <command>` as its own process, logging to a file, restartable. `name` tells
     instances of one command apart (`sink`, `sink-2`)."""
@@ -143,14 +156,7 @@ class Service:
         """Resident memory now (the watcher's setpriv execs it, so the pid is the service's)."""
         if not self.running():
             return None
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return None
+        return memory_bytes(self.process.pid, "VmRSS")
 
 
 class MemoryWatch:
@@ -258,13 +264,14 @@ class Pipeline:
             env[prefix + "RETRY_MAX_SECONDS"] = "2"
         else:
             env[prefix + "STATE_DIR"] = str(self.root / "state" / instance)
-            # A worker whose consumer stopped fetching restarts itself after this long; the
-            # default (120 s) is longer than a short run waits.
+        if name != "watcher":
+            # A consumer that stopped fetching restarts itself after this long; the default
+            # (120 s) is longer than a short run waits.
             env[prefix + "STALL_SECONDS"] = "45"
         return env
 
     def stall_restarts(self) -> dict[str, int]:
-        """Workers that restarted themselves in place because they had stalled, by name."""
+        """Services that restarted themselves in place because they had stalled, by name."""
         counts = {}
         for name, service in self.services.items():
             text = service.log_path.read_text(errors="replace") if service.log_path.exists() else ""

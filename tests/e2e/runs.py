@@ -206,7 +206,7 @@ def summary(result: Result, title: str) -> str:
              for name, taken in result.killed.items()]  # fmt: skip
     rows += [
         ("faults injected", sum(result.faults.values())),
-        ("stalled workers restarted in place", sum(result.stall_restarts.values())),
+        ("stalled consumers restarted in place", sum(result.stall_restarts.values())),
         ("lost", len(result.report.lost)),
         ("doubled", len(result.report.doubled)),
         ("differences from fault-free run", len(result.differences)),

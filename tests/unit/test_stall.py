@@ -1,10 +1,12 @@
-"""The stall watch's decision, without a broker: a worker is stalled only when records wait
-on its partitions, it is not processing a batch, not rebalancing, and has made no progress
-for the whole period."""
+"""The stall watch's decision, without a broker: a consumer is stalled only when records
+wait on its partitions, it is not processing a batch, not rebalancing, and has made no
+progress for the whole period."""
 
 import time
 
-from newsflow.runtime.stall import StallWatch
+from kafka import TopicPartition
+
+from newsflow.runtime.stall import StallWatch, waiting_here
 
 
 def test_records_waiting_with_no_progress_for_the_period_is_a_stall():
@@ -31,3 +33,30 @@ def test_nothing_waiting_a_batch_in_hand_or_a_rebalance_is_no_stall():
         assert watch.check(waiting, busy=busy, rebalancing=rebalancing) is None
         # ... and the period starts again from there, not from before.
         assert watch.check(waiting=5, busy=False, rebalancing=False) is None
+
+
+class LagReading:
+    """What a LagMonitor knows: records waiting per partition, and the partitions no member
+    of the group holds; `None` when it has no fresh reading (the broker away)."""
+
+    interval = 5.0
+
+    def __init__(self, waiting, unheld=()):
+        self.reading = None if waiting is None else (waiting, set(unheld))
+
+    def fresh_reading(self, max_age_seconds):
+        return self.reading
+
+
+RAW = [TopicPartition("articles.raw", n) for n in range(3)]
+
+
+def test_records_on_this_instances_partitions_and_on_unheld_ones_count():
+    lag = LagReading({RAW[0]: 4, RAW[1]: 7, RAW[2]: 100}, unheld=[RAW[1]])
+    # RAW[2] is another instance's: its records are not this one's to wait for.
+    assert waiting_here(lag, {("articles.raw", 0)}) == 11
+
+
+def test_an_unknown_lag_or_assignment_is_not_a_reason_to_restart():
+    assert waiting_here(LagReading(None), {("articles.raw", 0)}) is None
+    assert waiting_here(LagReading({RAW[0]: 4}), None) is None

@@ -239,6 +239,7 @@ class Runtime:
     health: Health
     stopping: StopRequest
     status_port: int
+    lag: LagMonitor | None = None  # of the service's consumer group, when it has one
 
 
 @contextmanager
@@ -292,8 +293,8 @@ def service_runtime(
     lag per partition (`newsflow_consumer_lag_records`) on `input_topics`, from the start:
     before its first commit, a group lags by everything on them."""
     group = getattr(settings, "group_id", None)
-    lag = LagMonitor(settings.kafka, group, input_topics) if group else None
+    lag = LagMonitor(settings.kafka, group, input_topics, watch_unheld=True) if group else None
     stopping = StopRequest()
     with serving(settings, lag) as server, signals_set(stopping):
-        yield Runtime(health=server.health, stopping=stopping, status_port=server.port)
+        yield Runtime(health=server.health, stopping=stopping, status_port=server.port, lag=lag)
         log.info("%s stopped", settings.service_name)

@@ -5,7 +5,6 @@ watches that restart it in place when it stalls."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from newsflow.runtime.batches import PROGRESS
 from newsflow.runtime.faust_app import ensure_internal_topics
 from newsflow.runtime.lag import LagMonitor
 from newsflow.runtime.service import Health, serving
-from newsflow.runtime.stall import StallWatch
+from newsflow.runtime.stall import StallWatch, restart_in_place, waiting_here
 
 log = logging.getLogger(__name__)
 
@@ -52,31 +51,11 @@ class WorkerSettings(ServiceSettings):
     )
 
 
-def _waiting_here(app: faust.App, lag: LagMonitor) -> int | None:
-    """Records not yet committed on the input partitions assigned to this instance or to no
-    instance of the group (a rejoin, which a restart makes, gives those out again); None
-    when the lag is not known lately (the broker away: not this worker's stall)."""
-    reading = lag.fresh_reading(max_age_seconds=lag.interval * 3 + 5)
-    if reading is None:
-        return None
-    waiting, unheld = reading
+def _assignment(app: faust.App) -> set[tuple[str, int]] | None:
     try:
-        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        return {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
     except Exception:  # no consumer yet (starting): nothing known
         return None
-    return sum(
-        n for tp, n in waiting.items() if (tp.topic, tp.partition) in assigned or tp in unheld
-    )
-
-
-def _restart_in_place(why: str) -> None:
-    """Replace the process with a fresh start of the same command (same pid, so whatever
-    supervises it sees nothing). Files and sockets close on exec (Python and RocksDB open
-    them close-on-exec), so the new process can take the state folder and the port; what
-    was processed but not committed is delivered again."""
-    log.error("%s; restarting in place", why)
-    logging.shutdown()
-    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def _restart_when_silent(health: Health, seconds: float, service: str) -> None:
@@ -89,7 +68,7 @@ def _restart_when_silent(health: Health, seconds: float, service: str) -> None:
         time.sleep(min(5.0, seconds / 4))
         silent = health.silent_seconds()
         if silent > seconds:
-            _restart_in_place(
+            restart_in_place(
                 f"{service}: its event loop has not run its timers for {silent:.0f}s "
                 "(stuck starting, or blocked)"
             )
@@ -123,10 +102,10 @@ def run_worker(app: faust.App, settings: WorkerSettings) -> None:
             # Rebalancing or restoring tables from their changelogs: waiting is expected.
             settling = app.rebalancing or getattr(app, "in_recovery", False)
             stalled = PROGRESS.watch.check(
-                _waiting_here(app, lag), busy=PROGRESS.busy, rebalancing=settling
+                waiting_here(lag, _assignment(app)), busy=PROGRESS.busy, rebalancing=settling
             )
             if stalled:
-                _restart_in_place(f"{settings.service_name} stalled: {stalled}")
+                restart_in_place(f"{settings.service_name} stalled: {stalled}")
 
         ensure_internal_topics(app, settings, health)
         worker = faust.Worker(

@@ -34,6 +34,7 @@ from newsflow.core.settings import load
 from newsflow.runtime import kafka as newsflow_kafka
 from newsflow.runtime.retry import Backoff, until_kafka_answers
 from newsflow.runtime.service import Runtime, service_runtime
+from newsflow.runtime.stall import StallWatch, restart_in_place, waiting_here
 
 from . import metrics
 from .exceptions import StoreUnavailable
@@ -59,6 +60,7 @@ class Sink:
         self.store = store or open_store(settings.store_url)
         self._stop_deadline: float | None = None
         self._store_down = False
+        self.stall = StallWatch(settings.stall_seconds)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -91,9 +93,11 @@ class Sink:
                     except Stopped:
                         break
                     last_activity = time.monotonic()
+                    self.stall.progressed()
                 elif time.monotonic() - last_activity > PING_EVERY_SECONDS:
                     self._ping()
                     last_activity = time.monotonic()
+                self._restart_if_stalled()
             log.info("stop requested: the batch in hand was written; closing")
 
     def _poll_batch(self) -> list[ConsumerRecord]:
@@ -283,6 +287,7 @@ class Sink:
         consumer = getattr(self, "consumer", None)
         while True:
             self.runtime.health.beat()
+            self.stall.progressed()  # waiting on purpose (store or Kafka away), not stalled
             self._check_stop()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -297,6 +302,16 @@ class Sink:
                 # A partition assigned by a rebalance since the pause: put it back.
                 consumer.seek(tp, records[0].offset)
                 consumer.pause(tp)
+
+    def _restart_if_stalled(self) -> None:
+        if self.runtime.lag is None:
+            return
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        stalled = self.stall.check(
+            waiting_here(self.runtime.lag, assigned), busy=False, rebalancing=False
+        )
+        if stalled:
+            restart_in_place(f"{self.settings.service_name} stalled: {stalled}")
 
     def _check_stop(self) -> None:
         if not self.runtime.stopping.is_set():

@@ -32,6 +32,12 @@ class SinkSettings(ServiceSettings):
     retry_max_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait between two attempts at the store."
     )
+    stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Restart in place when records wait on the sink's partitions (or on "
+        "partitions no instance holds) and none has been stored for this long.",
+    )
     group_id: str = Field(default="newsflow-sink", min_length=1)
     enriched_topic: str = ENRICHED.name
     deadletter_topic: str = DEADLETTER.name
