@@ -54,6 +54,34 @@ def test_drifted_topics_are_repaired(kafka_admin, unique_name):
         kafka_admin.delete_topics([declared.name])
 
 
+def test_a_topic_another_instance_creates_at_the_same_moment_is_not_an_error(
+    kafka_admin, unique_name
+):
+    raced = topics.Topic(unique_name("raced"), topics.RAW.record, "test topic", partitions=2)
+    fresh = topics.Topic(unique_name("fresh"), topics.RAW.record, "test topic", partitions=2)
+    kafka_admin.create_topics(
+        {raced.name: {"num_partitions": 2, "replication_factor": 1}}, wait_for_metadata=True
+    )
+
+    class SeenBeforeTheOtherCreatedIt:
+        """The cluster as this instance saw it, just before another created `raced`."""
+
+        def __getattr__(self, name):
+            return getattr(kafka_admin, name)
+
+        def describe_topics(self, *args, **kwargs):
+            seen = kafka_admin.describe_topics(*args, **kwargs)
+            return [t for t in seen if t["name"] != raced.name]
+
+    try:
+        report = newsflow_kafka.ensure_topics(SeenBeforeTheOtherCreatedIt(), [raced, fresh])
+        assert report.created == [fresh.name]
+        described = kafka_admin.describe_topics([fresh.name])
+        assert len(described[0]["partitions"]) == fresh.partitions
+    finally:
+        kafka_admin.delete_topics([raced.name, fresh.name])
+
+
 def test_topics_command_without_a_broker_says_so():
     result = newsflow("topics", "--wait", "2", bootstrap="127.0.0.1:1")
     assert result.returncode == 1

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka import errors as kafka_errors
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaConnectionError, KafkaError, SaslAuthenticationFailedError
 
@@ -158,7 +159,7 @@ def ensure_topics(
 
     missing = [t for t in topics if t.name not in existing]
     if missing:
-        client.create_topics(
+        answer = client.create_topics(
             {
                 t.name: {
                     "num_partitions": t.partitions,
@@ -168,8 +169,17 @@ def ensure_topics(
                 for t in missing
             },
             wait_for_metadata=True,
+            raise_errors=False,
         )
-        report.created = [t.name for t in missing]
+        for created in answer["topics"]:
+            error = kafka_errors.for_code(created["error_code"])
+            # Instances of one service start together and create the same topics: one
+            # of them wins, and for the others the topic is there, as they wanted.
+            if error is kafka_errors.TopicAlreadyExistsError:
+                continue
+            if error is not kafka_errors.NoError:
+                raise error(f"creating topic {created['name']}: {created['error_message']}")
+            report.created.append(created["name"])
 
     for topic in topics:
         if topic.name not in existing:
