@@ -26,7 +26,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.pipeline import Pipeline
+from tests.e2e.pipeline import Pipeline, memory_bytes
 from tests.support.local import load_script
 
 from .corpus import BenchFile, write
@@ -116,17 +116,6 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def peak_rss_bytes(pid: int) -> int | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return None
 
 
 def machine_busy() -> tuple[int, int]:
@@ -433,4 +422,4 @@ def local_instances() -> dict[str, int]:
 
 
 def peaks(pipeline: BenchPipeline) -> dict[str, int | None]:
-    return {name: peak_rss_bytes(pid) for name, pid in pipeline.pids().items()}
+    return {name: memory_bytes(pid, "VmHWM") for name, pid in pipeline.pids().items()}
