@@ -35,6 +35,22 @@ def test_nothing_waiting_a_batch_in_hand_or_a_rebalance_is_no_stall():
         assert watch.check(waiting=5, busy=False, rebalancing=False) is None
 
 
+def test_a_process_that_was_not_running_is_not_stalled():
+    # SIGSTOPped (or suspended) for longer than the period: no reading in between.
+    watch = StallWatch(stall_seconds=0.2, max_gap_seconds=0.1)
+    assert watch.check(waiting=5, busy=False, rebalancing=False) is None
+    time.sleep(0.25)
+    assert watch.check(waiting=5, busy=False, rebalancing=False) is None
+    # Watched again without a gap, the period runs from its return.
+    for _ in range(3):
+        time.sleep(0.05)
+        assert watch.check(waiting=5, busy=False, rebalancing=False) is None
+    for _ in range(2):
+        time.sleep(0.05)
+        watch.check(waiting=5, busy=False, rebalancing=False)
+    assert watch.check(waiting=5, busy=False, rebalancing=False) is not None
+
+
 class LagReading:
     """What a LagMonitor knows: records waiting per partition, and the partitions no member
     of the group holds; `None` when it has no fresh reading (the broker away)."""

@@ -1,9 +1,10 @@
 """The fine-tuned transformer NER as a spaCy pipeline component, run with ONNX Runtime.
 
 A spaCy component, so that a model folder is a spaCy pipeline whichever model it holds:
-`spacy.load(folder)` gives the tokenizer (CoNLL-style rules, see `train.conll_tokenisation`)
-and this component, which sets `doc.ents` from the ONNX graph's scores. Tagging, the
-document rules and `newsflow eval entities` treat both models alike.
+`spacy.load(folder)` gives the tokenizer (CoNLL-style rules, see
+`newsflow.lab.entities.train.conll_tokenisation`) and this component, which sets `doc.ents`
+from the ONNX graph's scores. Tagging, the document rules and `newsflow eval entities` treat
+both models alike.
 
 The component's folder holds `model.onnx` (the int8 graph), `tokenizer.json` (the encoder's
 WordPiece tokenizer) and `config.json` (labels and windows). ONNX Runtime runs on

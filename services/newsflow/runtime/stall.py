@@ -30,30 +30,36 @@ log = logging.getLogger(__name__)
 
 
 class StallWatch:
-    """Decides, from readings taken every few seconds, whether the worker is stalled."""
+    """Decides, from readings taken every second or so, whether the consumer is stalled."""
 
-    def __init__(self, stall_seconds: float) -> None:
+    def __init__(self, stall_seconds: float, max_gap_seconds: float = 10.0) -> None:
         self.stall_seconds = stall_seconds
+        # No reading for this long means the process itself was not running (SIGSTOPped,
+        # suspended with its host, or its loop blocked, which the silence watch covers): the
+        # records waited on it, not on a stalled consumer, and the period starts again.
+        self.max_gap_seconds = max_gap_seconds
         self._since = time.monotonic()  # since when records have waited with no progress
+        self._checked = self._since
 
     def progressed(self) -> None:
         """A batch was processed."""
         self._since = time.monotonic()
 
     def check(self, waiting: int | None, busy: bool, rebalancing: bool) -> str | None:
-        """Why the worker is stalled, or None. `waiting`: records not yet committed on the
-        partitions assigned to this instance (None: unknown, e.g. the broker is away, which
-        is not a stall of this worker); `busy`: a batch is being processed now."""
+        """Why the consumer is stalled, or None. `waiting`: records not yet committed on
+        the partitions assigned to this instance (None: unknown, e.g. the broker is away,
+        which is not a stall of this consumer); `busy`: a batch is being processed now."""
         now = time.monotonic()
-        if not waiting or busy or rebalancing:
+        gap, self._checked = now - self._checked, now
+        if not waiting or busy or rebalancing or gap > self.max_gap_seconds:
             self._since = now
             return None
         idle = now - self._since
         if idle < self.stall_seconds:
             return None
         return (
-            f"{waiting} records wait on partitions this worker holds, or nobody does, and none "
-            f"has been processed for {idle:.0f}s"
+            f"{waiting} records wait on partitions this instance holds, or nobody does, and "
+            f"none has been processed for {idle:.0f}s"
         )
 
 
