@@ -47,10 +47,11 @@ def restarts(monkeypatch):
 
 
 def sink(tmp_path, lag, assigned):
-    settings = SinkSettings(store_url=f"sqlite:///{tmp_path}/store.db", stall_seconds=0.2)
+    settings = SinkSettings(store_url=f"sqlite:///{tmp_path}/store.db", stall_seconds=0.5)
     runtime = Runtime(health=Health(), stopping=StopRequest(), status_port=0, lag=lag)
     result = sink_service.Sink(settings, runtime)
     result.consumer = Consumer(assigned)
+    result.stall.progressed()  # the period starts now, whatever opening the store took
     return result
 
 
@@ -61,20 +62,20 @@ def test_records_waiting_on_a_partition_nobody_holds_with_nothing_stored_restart
     stuck = sink(tmp_path, Lag({ENRICHED[0]: 3, ENRICHED[1]: 5}, unheld=ENRICHED), [ENRICHED[0]])
     stuck._restart_if_stalled()
     assert restarts == []
-    time.sleep(0.25)
+    time.sleep(0.6)
     stuck._restart_if_stalled()
     assert len(restarts) == 1 and restarts[0].startswith("sink stalled: 8 records wait")
 
 
 def test_records_waiting_on_another_instances_partitions_are_not_its_stall(tmp_path, restarts):
     fine = sink(tmp_path, Lag({ENRICHED[1]: 5}), [ENRICHED[0]])
-    time.sleep(0.25)
+    time.sleep(0.6)
     fine._restart_if_stalled()
     assert restarts == []
 
 
 def test_waiting_for_the_store_to_come_back_is_not_a_stall(tmp_path, restarts):
     waiting = sink(tmp_path, Lag({ENRICHED[0]: 3}), [ENRICHED[0]])
-    waiting._wait_paused(0.3)  # what the sink does between two attempts at the store
+    waiting._wait_paused(0.7)  # what the sink does between two attempts at the store
     waiting._restart_if_stalled()
     assert restarts == []
