@@ -22,8 +22,6 @@ import sys
 import time
 from collections.abc import Iterable
 
-from kafka import TopicPartition
-
 from newsflow.runtime.lag import LagMonitor
 
 log = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ def waiting_here(lag: LagMonitor, assigned: Iterable[tuple[str, int]] | None) ->
     if reading is None or assigned is None:
         return None
     waiting, unheld = reading
-    mine = {TopicPartition(topic, partition) for topic, partition in assigned}
+    mine = set(assigned)  # (topic, partition) tuples: Faust's and kafka-python's alike
     return sum(n for tp, n in waiting.items() if tp in mine or tp in unheld)
 
 

@@ -53,7 +53,7 @@ class WorkerSettings(ServiceSettings):
 
 def _assignment(app: faust.App) -> set[tuple[str, int]] | None:
     try:
-        return {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        return set(app.consumer.assignment())
     except Exception:  # no consumer yet (starting): nothing known
         return None
 

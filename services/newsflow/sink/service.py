@@ -306,9 +306,10 @@ class Sink:
     def _restart_if_stalled(self) -> None:
         if self.runtime.lag is None:
             return
-        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         stalled = self.stall.check(
-            waiting_here(self.runtime.lag, assigned), busy=False, rebalancing=False
+            waiting_here(self.runtime.lag, self.consumer.assignment()),
+            busy=False,
+            rebalancing=False,
         )
         if stalled:
             restart_in_place(f"{self.settings.service_name} stalled: {stalled}")
