@@ -23,8 +23,7 @@ COPY . .
 RUN mkdir -p schemas models
 # The lockfile as constraints: the versions `make venv` installs, but only the
 # runtime dependencies (the lockfile also holds the dev tools).
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --constraint requirements.lock .
+RUN pip install --no-cache-dir --constraint requirements.lock .
 
 
 FROM ${PYTHON_IMAGE} AS runtime

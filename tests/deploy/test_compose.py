@@ -156,7 +156,7 @@ def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
             if volume.get("type") == "bind":
                 mounts.append((volume["source"], volume["target"]))
         else:
-            source, target = volume.split(":")[:2]
+            source, target = interpolate(volume).split(":")[:2]
             if source.startswith((".", "/")):
                 mounts.append((source, target))
     return mounts
@@ -169,7 +169,7 @@ def named_volumes(service: dict[str, Any]) -> list[str]:
             if volume.get("type") == "volume":
                 names.append(volume["source"])
         else:
-            source = volume.split(":")[0]
+            source = interpolate(volume).split(":")[0]
             if not source.startswith((".", "/")):
                 names.append(source)
     return names
@@ -323,9 +323,23 @@ def test_every_pulled_image_has_an_exact_version_tag():
     loose = [
         f"{name}: {interpolate(svc['image'])}"
         for name, svc in services().items()
-        if "build" not in svc and not has_exact_version_tag(interpolate(svc["image"]))
+        if "build" not in svc
+        and svc.get("pull_policy") != "never"
+        and not has_exact_version_tag(interpolate(svc["image"]))
     ]
     assert not loose, f"images without an exact version tag (set them in .env): {loose}"
+
+
+def test_the_newsflow_image_is_built_once_and_never_pulled():
+    """Built by one service (six builders of one image would each run the whole build)."""
+    runs_it = {name: svc for name, svc in services().items() if svc.get("image") == NEWSFLOW_IMAGE}
+    builders = [name for name, svc in runs_it.items() if "build" in svc]
+    assert len(builders) == 1, f"services building {NEWSFLOW_IMAGE}: {builders}"
+    assert runs_it[builders[0]].get("pull_policy") == "build"
+    pulled = [
+        n for n, svc in runs_it.items() if n not in builders and svc.get("pull_policy") != "never"
+    ]
+    assert not pulled, f"services that may pull the newsflow image from a registry: {pulled}"
 
 
 def test_every_service_has_a_restart_policy():
@@ -625,6 +639,12 @@ def test_dockerfile_base_images_have_exact_version_tags():
     images = dockerfile_base_images()
     loose = sorted({image for image in images if not has_exact_version_tag(image)})
     assert images and not loose, f"Dockerfile base images without an exact version tag: {loose}"
+
+
+def test_compose_builds_on_the_dockerfiles_own_base_unless_told_otherwise():
+    default = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M)
+    assert default, "the Dockerfile names no default PYTHON_IMAGE"
+    assert dotenv()["PYTHON_IMAGE"] == default[1]
 
 
 def test_dockerfile_runs_as_a_non_root_user():
