@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools test unit fuzz e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
+.PHONY: help venv train-venv up up-observed down kafka-up kafka-down k8s-tools compose-tool images-offline test unit fuzz e2e scale-e2e chaos bench bench-sink models ner-model ner-fast-model stance-model schemas lint format lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -44,7 +44,13 @@ kafka-down: ## Stop the local Kafka broker
 	$(PYTHON) deploy/kafka/localkafka.py stop
 
 k8s-tools: ## Build kustomize and fetch the CRDs that deploy/k8s is checked against (once, needs Go)
-	$(PYTHON) deploy/k8s/tools.py fetch
+	$(PYTHON) deploy/tools.py fetch k8s
+
+compose-tool: ## Build the `docker compose` plugin where Docker came without it (Debian's docker.io; once, needs Go)
+	$(PYTHON) deploy/tools.py fetch compose
+
+images-offline: ## Make the images docker-compose.yml pulls from Debian's packages, where Docker Hub is out of reach (root)
+	deploy/docker/offline-images.sh
 
 test: venv k8s-tools ## Run the whole test suite (starts its own broker)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -5,7 +5,7 @@ schemas in their CustomResourceDefinitions. Then what operators rely on: probes 
 metrics port, non-root read-only containers with limits, state on volumes, one watcher,
 autoscaling within the partitions, and SASL_SSL with the password only in a Secret.
 
-kustomize and the CRDs are fetched once into the newsflow cache (deploy/k8s/tools.py,
+kustomize and the CRDs are fetched once into the newsflow cache (deploy/tools.py,
 `make k8s-tools`); with them cached the test needs no network.
 """
 
@@ -60,7 +60,7 @@ IMAGE_UID = int(re.search(r"^USER (\d+)$", (REPO / "Dockerfile").read_text(), re
 
 
 def _load_tools():
-    return load_script(K8S / "tools.py", "k8s_tools")
+    return load_script(REPO / "deploy" / "tools.py", "deploy_tools")
 
 
 tools = _load_tools()
@@ -69,7 +69,7 @@ tools = _load_tools()
 @pytest.fixture(scope="session")
 def k8s_tools() -> tuple[Path, Path]:
     try:
-        return tools.fetch()
+        return tools.fetch_k8s()
     except tools.ToolsError as error:
         pytest.fail(f"kustomize or the CRDs are missing: {error}", pytrace=False)
 
