@@ -36,6 +36,15 @@ ELSEWHERE: list[tuple[str, str]] = [
     (r"newsflow eval (build-stance-split|stance .*)", "tests/models/test_stance_eval.py"),
     (r"export NEWSFLOW_SINK_STORE_URL='postgresql://analyst:….*'", "a placeholder server"),
     (r"kcat .*", "needs kcat, which newsflow does not install"),
+    (
+        r"mkdir -p inbox && CONTAINER_UID=\$\(id -u\) docker compose up -d --build( \w+)*",
+        "tests/deploy/test_containers.py",
+    ),
+    (r"make (compose-tool|images-offline)", ".ci/run, for tests/deploy/test_containers.py"),
+    (
+        r"export PYTHON_IMAGE=\S+ KAFKA_IMAGE=\S+ PROMETHEUS_IMAGE=\S+",
+        ".ci/run, for tests/deploy/test_containers.py",
+    ),
     (r"(docker|kubectl) .*", "needs a Docker engine or a cluster: tests/deploy/test_k8s.py"),
 ]
 
