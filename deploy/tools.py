@@ -96,7 +96,7 @@ def _go_on_path() -> str:
     if go is None:
         raise ToolsError(
             "'go' not found on PATH: install Go (any release since 1.17; Debian: apt-get "
-            "install golang-go) to build kustomize and fetch the CRDs once"
+            "install golang-go) to build kustomize and Docker Compose and fetch the CRDs once"
         )
     return go
 

@@ -47,10 +47,10 @@ if ! have "$python_image"; then
 fi
 
 if ! have "$kafka_image"; then
-    python3 deploy/kafka/localkafka.py fetch > /dev/null
+    libs=$(python3 deploy/kafka/localkafka.py fetch)  # prints where the jars are
     rootfs "$work/kafka" openjdk-17-jre-headless,python3
     mkdir -p "$work/kafka/opt/kafka/bin" "$work/kafka/opt/kafka/config" "$work/kafka/var/lib/kafka/data"
-    cp -r "${XDG_CACHE_HOME:-$HOME/.cache}/newsflow/kafka-3.9.1/libs" "$work/kafka/opt/kafka/libs"
+    cp -r "$libs" "$work/kafka/opt/kafka/libs"
     cp deploy/kafka/log4j.properties "$work/kafka/opt/kafka/config/log4j.properties"
     cp deploy/docker/kafka/entrypoint.py "$work/kafka/opt/kafka/entrypoint.py"
     cp deploy/docker/kafka/kafka-broker-api-versions.sh "$work/kafka/opt/kafka/bin/"
