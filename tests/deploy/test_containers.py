@@ -32,12 +32,11 @@ from newsflow.cli.main import SERVICES
 from newsflow.core import topics
 from tests.e2e.corpus import SEEDS_DIR, STORED_KINDS, Item, generate
 from tests.support.helpers import wait_for
-from tests.support.local import REPO, free_port
+from tests.support.local import IMAGE_UID, REPO, free_port
 
 pytestmark = pytest.mark.timeout(900)
 
 IMAGE = "newsflow:compose-test"
-IMAGE_UID = 10001  # the Dockerfile's USER
 STARTED = ("kafka", "topics", *SERVICES, "prometheus")
 LONG_RUNNING = ("kafka", *SERVICES, "prometheus")
 # Bad files whose reason does not depend on the watcher's size limit or the file's owner.
@@ -83,11 +82,9 @@ class Deployment:
 
     def states(self) -> dict[str, str]:
         """Each started container's state, its health where it has a healthcheck."""
-        listed = self.compose("ps", "--all", "--format", "json")
-        lines = [json.loads(line) for line in listed.splitlines() if line.strip()]
-        if len(lines) == 1 and isinstance(lines[0], list):
-            lines = lines[0]
-        return {c["Service"]: c.get("Health") or c["State"] for c in lines}
+        listed = self.compose("ps", "--all", "--format", "json")  # one object per line
+        containers = [json.loads(line) for line in listed.splitlines() if line.strip()]
+        return {c["Service"]: c["Health"] or c["State"] for c in containers}
 
     def logs(self) -> str:
         return self.run("logs", "--no-color", "--tail", "40").stdout[-12000:]
@@ -100,12 +97,13 @@ class Deployment:
             staged = self.staging / item.path
             staged.parent.mkdir(parents=True, exist_ok=True)
             staged.write_bytes(item.data)
-            target = self.inbox / item.path
-            for folder in reversed([target.parent, *target.parent.relative_to(self.inbox).parents]):
-                (self.inbox / folder).mkdir(exist_ok=True)
-                os.chown(self.inbox / folder, uid, -1)
+            folder = self.inbox
+            for name in Path(item.path).parent.parts:
+                folder /= name
+                folder.mkdir(exist_ok=True)
+                os.chown(folder, uid, -1)
             os.chown(staged, uid, -1)
-            os.replace(staged, target)
+            os.replace(staged, self.inbox / item.path)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +131,8 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     uid = IMAGE_UID if os.getuid() == 0 else os.getuid()
     os.chown(inbox, uid, -1)
     env = {
-        **os.environ,
+        # The store is .env's SQLite in the sink's volume, whatever this shell points at.
+        **{k: v for k, v in os.environ.items() if k != "SINK_STORE_URL"},
         "COMPOSE_PROJECT_NAME": f"newsflow-test-{os.getpid()}",
         "NEWSFLOW_IMAGE": IMAGE,
         "INBOX": str(inbox),
@@ -158,11 +157,10 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
 
 
 def stored_ids(deployment: Deployment) -> set[str]:
-    store = deployment.env.get("SINK_STORE_URL") or dotenv_value("SINK_STORE_URL")
-    path = store.split(":///", 1)[1]
+    """The ids in the sink's SQLite store, read inside its container where the sink says it is."""
     code = (
-        "import json, sqlite3, os\n"
-        f"path = {path!r}\n"
+        "import json, os, sqlite3\n"
+        "path = os.environ['NEWSFLOW_SINK_STORE_URL'].split(':///', 1)[1]\n"
         "rows = sqlite3.connect(path).execute('SELECT article_id FROM articles').fetchall()"
         " if os.path.exists(path) else []\n"
         "print(json.dumps([row[0] for row in rows]))"
@@ -171,13 +169,6 @@ def stored_ids(deployment: Deployment) -> set[str]:
         return set(json.loads(deployment.python("sink", code)))
     except AssertionError:  # the table is made when the first record arrives
         return set()
-
-
-def dotenv_value(name: str) -> str:
-    for line in (REPO / ".env").read_text().splitlines():
-        if line.startswith(f"{name}="):
-            return line.split("=", 1)[1]
-    raise KeyError(name)
 
 
 def test_articles_dropped_in_the_inbox_come_out_enriched_and_stored(deployment, corpus_items):

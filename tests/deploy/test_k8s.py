@@ -33,7 +33,7 @@ from newsflow.sink.settings import SinkSettings
 from newsflow.stance.claims import parse_claims
 from newsflow.stance.settings import StanceWorkerSettings
 from newsflow.watcher.settings import WatcherSettings
-from tests.support.local import load_script
+from tests.support.local import IMAGE_UID, load_script
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy/k8s"
@@ -56,7 +56,6 @@ INPUT_TOPIC = {
     "stance": topics.TAGGED,
     "sink": topics.ENRICHED,
 }
-IMAGE_UID = int(re.search(r"^USER (\d+)$", (REPO / "Dockerfile").read_text(), re.M).group(1))
 
 
 def _load_tools():

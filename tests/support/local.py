@@ -1,14 +1,18 @@
-"""The repository, free ports, and the stdlib-only scripts of deploy/ loaded by path."""
+"""The repository, the image's user, free ports, and the stdlib-only scripts of deploy/
+loaded by path."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import socket
 import sys
 from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
+# The uid the newsflow image runs as: the Dockerfile's USER.
+IMAGE_UID = int(re.search(r"^USER (\d+)$", (REPO / "Dockerfile").read_text(), re.M).group(1))
 
 
 def free_port() -> int:
