@@ -122,6 +122,18 @@ def test_related_links_and_share_buttons_are_not_body_text():
     assert not seed("003")[0].body.endswith("Share")
 
 
+def test_related_links_anywhere_in_a_long_body_are_dropped_and_other_colons_kept():
+    paragraphs = [f"Paragraph {n} of the report, with words." for n in range(400)]
+    paragraphs[1] = "Read more: Another headline elsewhere"
+    paragraphs[200] = "The minister said: we will act."
+    paragraphs[-1] = "  SEE ALSO :  The same story, told again"
+    text = "Flood waters rise in the delta\n\n" + "\n\n".join(paragraphs) + "\n"
+    [article] = parse_file_bytes("long.txt", text.encode()).articles
+    assert "Another headline" not in article.body and "told again" not in article.body
+    assert "The minister said: we will act." in article.body
+    assert article.body.count("\n\n") == 397  # no blank lines left where the links were
+
+
 def test_seed_bodies_are_clean_text():
     for prefix in ("000", "001", "002", "003", "004"):
         body = seed(prefix)[0].body

@@ -23,11 +23,28 @@ _QUOTES = str.maketrans(
 )
 
 
+# The characters str.split() splits ASCII text on (what `\s` matches there).
+_ASCII_SPACES = str.maketrans(dict.fromkeys("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", " "))
+
+
 def normalise_text(text: str) -> str:
     """Text as compared for identity: Unicode NFKC, plain quotes, case folded, spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    # str.split() splits on exactly what `\s` matches, at a quarter of the cost.
-    return " ".join(text.split())
+    return collapse_spaces(text)
+
+
+def collapse_spaces(text: str) -> str:
+    """`" ".join(text.split())`: every run of whitespace one space, none at the edges.
+
+    Splitting makes a string of every word; for ASCII text (nearly every article) the same
+    result comes from a few passes over the text as a whole, four times faster on a long body.
+    """
+    if not text.isascii():
+        return " ".join(text.split())
+    text = text.translate(_ASCII_SPACES)
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip(" ")
 
 
 def article_id(title: str | None, body: str) -> str:

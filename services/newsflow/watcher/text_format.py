@@ -18,12 +18,12 @@ from .text_rules import (
     TitleChoice,
     collapse_whitespace,
     derive_title,
+    drop_related_links,
     drop_reprint_notices,
     is_byline,
     is_headline,
     is_meaningful,
     is_promo,
-    is_related_link,
     reprint_publisher_in,
     tidy_body,
 )
@@ -153,8 +153,8 @@ def _body(lines: list[str]) -> str:
         or _signs_off(lines[end - 1], bylines)
     ):
         end -= 1
-    kept = [line for line in lines[start:end] if not is_related_link(line)]
-    return drop_reprint_notices(tidy_body("\n".join(kept)))[0]
+    kept = drop_related_links("\n".join(lines[start:end]))
+    return drop_reprint_notices(tidy_body(kept))[0]
 
 
 def _signs_off(line: str, bylines: list[str]) -> bool:

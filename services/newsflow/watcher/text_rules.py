@@ -150,6 +150,7 @@ _ABBREVIATIONS = frozenset(
 )
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")  # "R" of "R.", "U.S" of "U.S."
 _BLANK_LINES = re.compile(r"\n{3,}")
+_TRAILING_SPACES = " \t\u00a0"
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,13 @@ def collapse_whitespace(text: str) -> str:
 
 def tidy_body(text: str) -> str:
     """No trailing spaces on lines, at most one blank line in a row, no blank edges."""
-    lines = "\n".join(line.rstrip(" \t\u00a0") for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", lines).strip()
+    # Each step only where the text needs it: a search of the whole text is far cheaper than
+    # splitting a long body into lines or running a pattern over it.
+    if any(f"{space}\n" in text for space in _TRAILING_SPACES):
+        text = "\n".join(line.rstrip(_TRAILING_SPACES) for line in text.split("\n"))
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 def is_meaningful(line: str) -> bool:
@@ -198,6 +204,29 @@ def is_promo(line: str) -> bool:
 def is_related_link(line: str) -> bool:
     line = line.strip()
     return bool(_RELATED_LINK.match(line)) and _furniture_sized(line)
+
+
+def drop_related_links(text: str) -> str:
+    """`text` without its "READ MORE: ..." lines. Every related link has a colon after its
+    opening words, so only the lines with a colon are looked at, each once: a long body is
+    not split into lines for the few it may hold."""
+    dropped = []  # (start, end) of each line to drop, its line break included
+    colon = text.find(":")
+    while colon >= 0:
+        line_start = text.rfind("\n", 0, colon) + 1
+        line_end = text.find("\n", colon)
+        line_end = len(text) if line_end < 0 else line_end
+        if is_related_link(text[line_start:line_end]):
+            dropped.append((line_start, line_end + 1))
+        colon = text.find(":", line_end)
+    if not dropped:
+        return text
+    kept, at = [], 0
+    for start, end in dropped:
+        kept.append(text[at:start])
+        at = end
+    kept.append(text[at:])
+    return "".join(kept)
 
 
 def is_reprint_notice(line: str) -> bool:
