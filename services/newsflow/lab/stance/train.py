@@ -215,11 +215,15 @@ def main(argv: list[str] | None = None) -> int:
         "and score again (to change the calibration without hours of training)",
     )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
+    parser.add_argument(
+        "--frozen-layers", type=int, default=Recipe.frozen_layers,
+        help="lower encoder layers kept at their pretrained weights (0: all six trained)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     # The quantiser logs every tensor on the root logger: only newsflow's messages are shown.
     logging.basicConfig(level=logging.WARNING, format="[stance train] %(message)s")
-    logging.getLogger("newsflow.stance").setLevel(logging.INFO)
+    logging.getLogger("newsflow").setLevel(logging.INFO)
     if not (args.data / "train_stances.csv").is_file():
         logger.error("no FNC-1 training files in %s", args.data)
         return 2
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     data = fnc.read_training_data(args.data)
     found = Evidence(SentenceEncoder())
-    recipe = Recipe(epochs=args.epochs)
+    recipe = Recipe(epochs=args.epochs, frozen_layers=args.frozen_layers)
     splits = [(f"story-{seed}", seed, *fnc.story_split(data, seed=seed)) for seed in args.seeds]
     if args.official:
         splits.append(("official", args.seeds[0], *fnc.official_split(data)))
