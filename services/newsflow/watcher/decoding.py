@@ -40,6 +40,7 @@ _UTF16_MAX_OTHER_NUL_SHARE = 0.01
 # before), C1 controls, and stray BOMs (zero-width no-break spaces) left inside the text.
 # A regular expression, not str.translate: it scans clean text (the usual case) ten times faster.
 _DROPPED_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
+# The ASCII part of the same set: ASCII text is cleaned with bytes.translate, faster still.
 _DROPPED_ASCII_BYTES = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 # Lone UTF-16 surrogates: JSON's "\\ud800" escape and the UTF-7 codec make them, and a string
 # holding one cannot be written as UTF-8, so no record could carry it. They stand for a

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import trafilatura
 
+from newsflow.core.identity import collapse_spaces
 from newsflow.core.records import DeadLetterReason, TitleMethod
 
 from .decoding import clean_text
@@ -17,7 +18,6 @@ from .text_rules import (
     CONFIDENCE_HTML_HEADLINE,
     CONFIDENCE_HTML_METADATA,
     TitleChoice,
-    collapse_whitespace,
     derive_title,
     drop_reprint_notices,
     is_meaningful,
@@ -183,7 +183,7 @@ def _drop_page_furniture(tree: HtmlElement) -> None:
 def _single_h1(tree: HtmlElement) -> str | None:
     """The text of the article's one <h1>; None when there is none or several compete."""
     for scope in ("//article//h1", "//main//h1", "//h1"):
-        headings = [collapse_whitespace(h1.text_content()) for h1 in tree.xpath(scope)]
+        headings = [collapse_spaces(h1.text_content()) for h1 in tree.xpath(scope)]
         headings = [heading for heading in headings if is_meaningful(heading)]
         if headings:
             return clean_text(headings[0]) if len(headings) == 1 else None
@@ -231,4 +231,4 @@ def _same_text(first: str, second: str) -> bool:
 def _optional(value: str | None) -> str | None:
     if not value:
         return None
-    return collapse_whitespace(clean_text(value)) or None
+    return collapse_spaces(clean_text(value)) or None

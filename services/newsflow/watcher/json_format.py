@@ -10,13 +10,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from newsflow.core.identity import collapse_spaces
 from newsflow.core.records import DeadLetterReason, TitleMethod
 
 from .decoding import clean_text
 from .parsed import InputRejected, ParsedArticle, RejectedLine
 from .text_rules import (
     CONFIDENCE_GIVEN,
-    collapse_whitespace,
     derive_title,
     drop_reprint_notices,
     parse_timestamp,
@@ -276,7 +276,7 @@ def _field_names(value: dict[str, Any]) -> str:
     """The first field names of an object for a message, each cut short and made clean text."""
     names = []
     for name in sorted(value)[:_FIELDS_SHOWN]:
-        shown = collapse_whitespace(clean_text(name))
+        shown = collapse_spaces(clean_text(name))
         names.append(shown if len(shown) <= _FIELD_NAME_CHARS else shown[:_FIELD_NAME_CHARS] + "…")
     return ", ".join(names) or "none"
 
@@ -285,7 +285,7 @@ def _optional_text(value: Any) -> str | None:
     """A string field as one clean line; absent, empty or not a string all mean None."""
     if not isinstance(value, str):
         return None
-    return collapse_whitespace(clean_text(value)) or None
+    return collapse_spaces(clean_text(value)) or None
 
 
 def _publisher(source: Any) -> str | None:

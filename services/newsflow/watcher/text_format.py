@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from newsflow.core.identity import collapse_spaces
 from newsflow.core.records import DeadLetterReason, TitleMethod
 
 from .parsed import InputRejected, ParsedArticle
@@ -16,7 +17,6 @@ from .text_rules import (
     CONFIDENCE_PENALTY,
     LONG_HEADLINE_CHARS,
     TitleChoice,
-    collapse_whitespace,
     derive_title,
     drop_related_links,
     drop_reprint_notices,
@@ -120,7 +120,7 @@ def _title_candidate(lines: list[str], markdown: bool) -> _Candidate | None:
 
 
 def _first_line_title(lines: list[str], index: int, method: TitleMethod) -> TitleChoice:
-    line = collapse_whitespace(lines[index])
+    line = collapse_spaces(lines[index])
     confidence = CONFIDENCE_FIRST_LINE
     if method is TitleMethod.AFTER_PROMO:
         confidence -= CONFIDENCE_PENALTY
@@ -144,7 +144,7 @@ def _body(lines: list[str]) -> str:
         not is_meaningful(lines[start]) or is_byline(lines[start]) or is_promo(lines[start])
     ):
         if is_byline(lines[start]):
-            bylines.append(_BY.sub("", collapse_whitespace(lines[start])).casefold())
+            bylines.append(_BY.sub("", collapse_spaces(lines[start])).casefold())
         start += 1
     end = len(lines)
     while end > start and (
@@ -160,7 +160,7 @@ def _body(lines: list[str]) -> str:
 def _signs_off(line: str, bylines: list[str]) -> bool:
     """A closing line that repeats the start of the byline: the site or author signing off
     ("Wisdom and Courage" under a byline "Wisdom and Courage DNUM_X 17:14")."""
-    line = collapse_whitespace(line).casefold()
+    line = collapse_spaces(line).casefold()
     short = len(line.split()) <= MAX_SIGNATURE_WORDS
     return short and any(byline.startswith(line) for byline in bylines)
 
@@ -188,4 +188,4 @@ def _without_closing_sequence(heading: str) -> str:
 def _plain_heading(heading: str) -> str:
     """A Markdown heading as plain text: links reduced to their text, emphasis markers gone."""
     heading = _EMPHASIS.sub(r"\2", _MARKDOWN_LINK.sub(r"\1", heading))
-    return collapse_whitespace(heading)
+    return collapse_spaces(heading)

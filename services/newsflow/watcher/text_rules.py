@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from newsflow.core.identity import collapse_spaces
 from newsflow.core.records import TitleMethod
 
 # How far each kind of title is trusted (0..1), in one place so they stay comparable.
@@ -158,10 +159,6 @@ class TitleChoice:
     title: str | None
     method: TitleMethod
     confidence: float
-
-
-def collapse_whitespace(text: str) -> str:
-    return " ".join(text.split())  # what `\s+` matches, at a quarter of the cost
 
 
 def tidy_body(text: str) -> str:
@@ -340,7 +337,7 @@ def derive_title(body: str) -> TitleChoice:
     first_paragraph = next(
         (line for line in _lines(body) if is_meaningful(line) and not is_promo(line)), ""
     )
-    text = _DATELINE_PREFIX.sub("", collapse_whitespace(first_paragraph))
+    text = _DATELINE_PREFIX.sub("", collapse_spaces(first_paragraph))
     end = next(_sentence_ends(text), None)
     sentence = text[: end + 1] if end is not None else text
     sentence = sentence.rstrip()
